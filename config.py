@@ -164,7 +164,10 @@ def parser(description):
 
 
 def from_args(args):
+    # `--config doom small rnn.epochs=3`: argparse hands the overrides to --config too
+    names = [n for n in args.config if "=" not in n]
+    overrides = [n for n in args.config if "=" in n] + list(args.overrides)
     try:
-        return load(args.config, args.overrides)
+        return load(names, overrides)
     except ConfigError as e:
         raise SystemExit(f"config error: {e}")

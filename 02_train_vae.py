@@ -1,0 +1,146 @@
+"""Stage 02: train V, the ConvVAE (paper appendix A.1), on the random-rollout frames.
+
+    python 02_train_vae.py --config doom small
+    python 02_train_vae.py --config carracing vae.epochs=2
+
+Frames stream from disk: each epoch visits the episode files in a seeded random order,
+`vae.shuffle_episodes` files at a time, shuffled within that pool. Peak memory is set by
+the pool, not by the number of rollouts. A checkpoint is written at pool boundaries every
+`vae.checkpoint_minutes`; run the same command again to resume.
+
+Reads  {data_dir}/rollouts/ep_*.npz            (stage 01)
+Writes {run_dir}/vae.weights.h5, vae_history.json, figures/vae_loss.png,
+       figures/vae_reconstructions.png; checkpoints in {data_dir}/ckpt/vae
+"""
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import arch  # noqa: E402
+import config  # noqa: E402
+import rollouts  # noqa: E402
+import training  # noqa: E402
+
+STAGE = "02_train_vae"
+
+
+def pools(files, pool_size, seed, epoch):
+    """The epoch's file order, cut into pools of `pool_size` episodes."""
+    order = np.random.default_rng([seed, epoch]).permutation(len(files))
+    return [order[i:i + pool_size] for i in range(0, len(order), pool_size)]
+
+
+def pool_batches(files, idx, batch_size, seed, epoch, pool_no):
+    """Shuffled full batches of uint8 frames from the episodes in one pool (remainder dropped)."""
+    frames = np.concatenate([rollouts.load(files[i], rollouts.ROLLOUT)["obs"] for i in idx])
+    perm = np.random.default_rng([seed, epoch, pool_no]).permutation(len(frames))
+    for start in range(0, len(frames) - batch_size + 1, batch_size):
+        yield frames[perm[start:start + batch_size]]
+
+
+def estimate_batches(files, batch_size):
+    """Batches per epoch, for the progress bar only: estimated from the first episode's length."""
+    return max(1, len(files) * len(rollouts.load(files[0], rollouts.ROLLOUT)["obs"]) // batch_size)
+
+
+def save_reconstructions(vae, files, path, n=8):
+    """Originals (top row) above their reconstructions (bottom row), z = mu."""
+    from PIL import Image
+    frames = []
+    for f in files[:n]:
+        obs = rollouts.load(f, rollouts.ROLLOUT)["obs"]
+        frames.append(obs[len(obs) // 2])
+    while len(frames) < n:  # fewer episodes than panels: take more frames from the first one
+        obs = rollouts.load(files[0], rollouts.ROLLOUT)["obs"]
+        frames.append(obs[(len(frames) * 7) % len(obs)])
+    x = np.stack(frames)
+    mu, _ = vae.encode(arch.ConvVAE.to_float(x))
+    y = (np.asarray(vae.decoder(mu)) * 255).round().astype(np.uint8)
+    grid = np.concatenate([np.concatenate(list(x), axis=1), np.concatenate(list(y), axis=1)], axis=0)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
+
+
+def main():
+    p = config.parser(__doc__)
+    args = p.parse_args()
+    cfg = config.from_args(args)
+    data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
+    out_path = os.path.join(run_dir, "vae.weights.h5")
+    ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
+    if os.path.exists(out_path) and not args.redo:
+        print(f"[{STAGE}] done already: {out_path} exists (use --redo to train again)")
+        return
+    files = rollouts.list_episodes(os.path.join(data_dir, "rollouts"), "01_generate_data.py")
+    config.save(cfg, run_dir, STAGE)
+    vc = cfg.vae
+
+    keras.utils.set_random_seed(cfg.seed)
+    vae = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance, seed=cfg.seed)
+    optimizer = keras.optimizers.Adam(vc.learning_rate)
+    vae.compile(optimizer=optimizer)
+    print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size}); "
+          f"{len(files)} episodes in {data_dir}/rollouts")
+
+    state = None if args.redo else training.load_checkpoint(ckpt_dir, vae, optimizer)
+    if state is None:
+        state = {"epoch": 0, "pool": 0, "step": 0, "epoch_step": 0, "frames": 0, "history": [], "seconds": 0.0}
+    else:
+        print(f"[{STAGE}] resuming from {ckpt_dir}: epoch {state['epoch']}, pool {state['pool']}, step {state['step']}")
+
+    timer = training.Timer(vc.checkpoint_minutes)
+    t0 = time.time() - state["seconds"]
+    per_epoch = estimate_batches(files, vc.batch_size)
+    while state["epoch"] < vc.epochs:
+        epoch = state["epoch"]
+        epoch_pools = pools(files, vc.shuffle_episodes, cfg.seed, epoch)
+        bar = tqdm(total=per_epoch, initial=state["epoch_step"], desc=f"VAE epoch {epoch + 1}/{vc.epochs}",
+                   unit="batch", file=sys.stdout)
+        for pool_no in range(state["pool"], len(epoch_pools)):
+            sums, n = {}, 0
+            for batch in pool_batches(files, epoch_pools[pool_no], vc.batch_size, cfg.seed, epoch, pool_no):
+                vae.reset_metrics()
+                logs = {k: float(v) for k, v in vae.train_on_batch(batch, return_dict=True).items()}
+                training.check_finite(logs, STAGE, f"epoch {epoch + 1}, step {state['step'] + 1}")
+                state["step"] += 1
+                state["epoch_step"] += 1
+                state["frames"] += len(batch)
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{logs['loss']:.1f}", kl=f"{logs['kl_loss']:.1f}")
+            if n:
+                state["history"].append({"step": state["step"], "epoch": epoch, **{k: s / n for k, s in sums.items()}})
+            state["pool"] = pool_no + 1
+            state["seconds"] = time.time() - t0
+            if timer.due() and state["pool"] < len(epoch_pools):
+                training.save_checkpoint(ckpt_dir, vae, optimizer, state)
+        bar.close()
+        state.update(epoch=epoch + 1, pool=0, epoch_step=0, seconds=time.time() - t0)
+        training.save_checkpoint(ckpt_dir, vae, optimizer, state)
+
+    if not state["history"]:
+        raise SystemExit(f"[{STAGE}] no training batches: episodes are shorter than vae.batch_size={vc.batch_size}")
+    training.write_json(os.path.join(run_dir, "vae_history.json"), {"history": state["history"],
+                        "frames_seen": state["frames"], "seconds": state["seconds"]})
+    training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
+                         os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
+    save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
+    training.save_weights_atomic(vae, out_path)
+    last = state["history"][-1]
+    print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
+          f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s); last loss {last['loss']:.2f} "
+          f"(r {last['r_loss']:.2f}, kl {last['kl_loss']:.2f})")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (rollouts.DataError, training.TrainingError) as e:
+        raise SystemExit(f"[{STAGE}] error: {e}")

@@ -1,0 +1,102 @@
+"""Stage 03: encode every frame of every rollout with V into (mu, logvar) for training M.
+
+    python 03_generate_rnn_data.py --config doom small
+
+One series file per rollout, with the episode's actions, rewards and dones. Each file
+records which VAE weights made it (a hash); re-running skips files made by the current
+VAE and redoes the rest, so a retrained VAE never leaves stale series behind.
+
+Reads  {run_dir}/vae.weights.h5 (stage 02), {data_dir}/rollouts/ep_*.npz (stage 01)
+Writes {data_dir}/series/ep_*.npz (mu, logvar, action, reward, done, vae_hash),
+       {run_dir}/initial_z.npz (mu, logvar of each episode's first frame: dream start states)
+"""
+import hashlib
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import arch  # noqa: E402
+import config  # noqa: E402
+import rollouts  # noqa: E402
+
+STAGE = "03_generate_rnn_data"
+BATCH = 500  # frames per encoder call
+
+
+def file_hash(path):
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def made_by(path, vae_hash):
+    """True if the series file exists, is readable and was made by this VAE."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return "vae_hash" in f.files and str(f["vae_hash"]) == vae_hash
+    except Exception:
+        return False  # corrupt: redo it
+
+
+def main():
+    args = config.parser(__doc__).parse_args()
+    cfg = config.from_args(args)
+    data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
+    vae_path = os.path.join(run_dir, "vae.weights.h5")
+    if not os.path.exists(vae_path):
+        raise rollouts.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
+    files = rollouts.list_episodes(os.path.join(data_dir, "rollouts"), "01_generate_data.py")
+    series_dir = os.path.join(data_dir, "series")
+    init_path = os.path.join(run_dir, "initial_z.npz")
+    vae_hash = file_hash(vae_path)
+    todo = [f for f in files if args.redo or not made_by(os.path.join(series_dir, os.path.basename(f)), vae_hash)]
+    if not todo and os.path.exists(init_path):
+        print(f"[{STAGE}] done already: {len(files)} series in {series_dir} match {vae_path} (use --redo to redo)")
+        return
+    config.save(cfg, run_dir, STAGE)
+
+    vae = arch.ConvVAE(cfg.vae.z_size)
+    try:
+        vae.load_weights(vae_path)
+    except Exception as e:
+        raise rollouts.DataError(f"{vae_path}: cannot load VAE weights for z={cfg.vae.z_size} ({e})") from None
+    encode = tf.function(lambda x: vae.encode(arch.ConvVAE.to_float(x)), reduce_retracing=True)
+
+    t0, frames = time.time(), 0
+    print(f"[{STAGE}] encoding {len(todo)} of {len(files)} episodes ({len(files) - len(todo)} already done)")
+    for path in tqdm(todo, desc="encode", unit="episode", file=sys.stdout):
+        ep = rollouts.load(path, rollouts.ROLLOUT)
+        mus, logvars = [], []
+        for start in range(0, len(ep["obs"]), BATCH):
+            mu, logvar = encode(ep["obs"][start:start + BATCH])
+            mus.append(mu.numpy())
+            logvars.append(logvar.numpy())
+        mu, logvar = np.concatenate(mus), np.concatenate(logvars)
+        if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(logvar))):
+            raise rollouts.DataError(f"{path}: the VAE produced NaN/inf codes; is {vae_path} a diverged model?")
+        rollouts.save(os.path.join(series_dir, os.path.basename(path)), mu=mu, logvar=logvar,
+                      action=ep["action"], reward=ep["reward"], done=ep["done"], vae_hash=np.array(vae_hash))
+        frames += len(mu)
+
+    firsts = [rollouts.load(os.path.join(series_dir, os.path.basename(f)), rollouts.SERIES) for f in files]
+    rollouts.save(init_path, mu=np.stack([s["mu"][0] for s in firsts]),
+                  logvar=np.stack([s["logvar"][0] for s in firsts]))
+    dt = time.time() - t0
+    print(f"[{STAGE}] encoded {frames:,} frames in {dt:.0f}s ({frames / max(dt, 1e-9):.0f} frames/s); "
+          f"wrote {series_dir} and {init_path}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except rollouts.DataError as e:
+        raise SystemExit(f"[{STAGE}] error: {e}")

@@ -1,0 +1,158 @@
+"""Stage 04: train M, the MDN-RNN (paper appendix A.2), on the encoded series.
+
+    python 04_train_rnn.py --config doom small
+
+As in the original doomrnn.py, all episodes are joined into one stream with a restart
+flag at each episode's first frame (the flag zeroes the LSTM state; Doom's M also takes
+it as input), and the stream is cut into sequences of `rnn.seq_len` steps from a random
+offset each epoch. Teacher forcing: input [z_t, a_t, restart_t], target z_{t+1} (and
+done_t for Doom); z is re-sampled from the stored mu, logvar for every batch. The z loss
+skips each episode's last step (its next frame belongs to another episode).
+
+Reads  {data_dir}/series/ep_*.npz (stage 03)
+Writes {run_dir}/rnn.weights.h5, world_model.npz (numpy V + M for the controller stage),
+       rnn_history.json, figures/rnn_loss.png; checkpoints in {data_dir}/ckpt/rnn
+"""
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import arch  # noqa: E402
+import config  # noqa: E402
+import npmodels  # noqa: E402
+import rollouts  # noqa: E402
+import training  # noqa: E402
+
+STAGE = "04_train_rnn"
+
+
+def load_stream(files, z_size):
+    """All episodes as one stream: mu, logvar, action, restart (first frame), done, valid (has a next frame)."""
+    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
+    for path in tqdm(files, desc="load series", unit="episode", file=sys.stdout):
+        s = rollouts.load(path, rollouts.SERIES)
+        if s["mu"].shape[1] != z_size:
+            raise rollouts.DataError(f"{path}: mu has {s['mu'].shape[1]} dims but vae.z_size={z_size}; re-run stage 03")
+        T = len(s["mu"])
+        parts["mu"].append(s["mu"].astype(np.float32))
+        parts["logvar"].append(s["logvar"].astype(np.float32))
+        parts["action"].append(s["action"].reshape(T, -1).astype(np.float32))
+        parts["restart"].append(np.arange(T) == 0)
+        parts["done"].append(s["done"])
+        parts["valid"].append(np.arange(T) < T - 1)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def epoch_windows(n_steps, seq_len, seed, epoch):
+    """Shuffled start indices of the epoch's sequences (each needs seq_len + 1 stream steps)."""
+    rng = np.random.default_rng([seed, epoch])
+    offset = int(rng.integers(0, seq_len)) if n_steps > 2 * seq_len + 1 else 0
+    starts = np.arange(offset, n_steps - seq_len, seq_len)
+    return rng.permutation(starts)
+
+
+def make_batch(stream, starts, seq_len, rng):
+    idx = starts[:, None] + np.arange(seq_len + 1)[None, :]  # (B, L+1)
+    mu, logvar = stream["mu"][idx], stream["logvar"][idx]
+    z = mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape, dtype=np.float32)
+    x = np.concatenate([z[:, :-1], stream["action"][idx[:, :-1]],
+                        stream["restart"][idx[:, :-1], None].astype(np.float32)], axis=-1)
+    t = idx[:, :-1]
+    return x, (z[:, 1:], stream["done"][t].astype(np.float32), stream["valid"][t].astype(np.float32))
+
+
+def main():
+    args = config.parser(__doc__).parse_args()
+    cfg = config.from_args(args)
+    data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
+    out_path = os.path.join(run_dir, "rnn.weights.h5")
+    wm_path = os.path.join(run_dir, "world_model.npz")
+    ckpt_dir = os.path.join(data_dir, "ckpt", "rnn")
+    if os.path.exists(out_path) and os.path.exists(wm_path) and not args.redo:
+        print(f"[{STAGE}] done already: {out_path} exists (use --redo to train again)")
+        return
+    vae_path = os.path.join(run_dir, "vae.weights.h5")
+    if not os.path.exists(vae_path):
+        raise rollouts.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
+    files = rollouts.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
+    config.save(cfg, run_dir, STAGE)
+    rc, z_size = cfg.rnn, cfg.vae.z_size
+    action_size = arch.ACTION_SIZE[cfg.experiment]
+
+    stream = load_stream(files, z_size)
+    if stream["action"].shape[1] != action_size:
+        raise rollouts.DataError(f"{files[0]}: action has {stream['action'].shape[1]} dims, "
+                                 f"{cfg.experiment} expects {action_size}")
+    n_steps = len(stream["mu"])
+    seq_len = min(rc.seq_len, n_steps - 1)
+    n_windows = len(epoch_windows(n_steps, seq_len, cfg.seed, 0))
+    batch_size = min(rc.batch_size, n_windows)
+    if batch_size < rc.batch_size or seq_len < rc.seq_len:
+        print(f"[{STAGE}] note: only {n_steps} steps of data: using batch {batch_size} x seq {seq_len} "
+              f"(config asks {rc.batch_size} x {rc.seq_len})")
+
+    keras.utils.set_random_seed(cfg.seed)
+    rnn = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor)
+    optimizer = keras.optimizers.Adam(arch.OriginalDecay(rc.learning_rate, rc.decay_rate, rc.min_learning_rate),
+                                      clipvalue=rc.grad_clip)
+    rnn.compile(optimizer=optimizer)
+    print(f"[{STAGE}] MDN-RNN parameters: {rnn.count_params():,} ({rc.hidden} LSTM units, {rc.mixtures} "
+          f"mixtures, done head: {rc.predict_done}); {len(files)} episodes, {n_steps:,} steps")
+
+    state = None if args.redo else training.load_checkpoint(ckpt_dir, rnn, optimizer)
+    if state is None:
+        state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "seconds": 0.0}
+    else:
+        print(f"[{STAGE}] resuming from {ckpt_dir}: epoch {state['epoch']}, batch {state['batch']}")
+    timer = training.Timer(rc.checkpoint_minutes)
+    t0 = time.time() - state["seconds"]
+    per_epoch = n_windows // batch_size
+    bar = tqdm(total=rc.epochs * per_epoch, initial=state["epoch"] * per_epoch + state["batch"],
+               desc="MDN-RNN", unit="batch", file=sys.stdout)
+    while state["epoch"] < rc.epochs:
+        epoch = state["epoch"]
+        starts = epoch_windows(n_steps, seq_len, cfg.seed, epoch)
+        for b in range(state["batch"], per_epoch):
+            rng = np.random.default_rng([cfg.seed, epoch, b])
+            x, y = make_batch(stream, starts[b * batch_size:(b + 1) * batch_size], seq_len, rng)
+            rnn.reset_metrics()
+            logs = {k: float(v) for k, v in rnn.train_on_batch(x, y, return_dict=True).items()}
+            training.check_finite(logs, STAGE, f"epoch {epoch + 1}, batch {b + 1}")
+            state["step"] += 1
+            state["batch"] = b + 1
+            state["history"].append({"step": state["step"], "epoch": epoch, **logs,
+                                     "lr": float(optimizer.learning_rate)})
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{logs['loss']:.3f}")
+            state["seconds"] = time.time() - t0
+            if timer.due():
+                training.save_checkpoint(ckpt_dir, rnn, optimizer, state)
+        state.update(epoch=epoch + 1, batch=0, seconds=time.time() - t0)
+        training.save_checkpoint(ckpt_dir, rnn, optimizer, state)
+    bar.close()
+
+    keys = ["loss", "z_loss"] + (["done_loss"] if rc.predict_done else [])
+    training.write_json(os.path.join(run_dir, "rnn_history.json"), {"history": state["history"],
+                        "seconds": state["seconds"], "batch_size": batch_size, "seq_len": seq_len})
+    training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
+                         f"MDN-RNN training ({cfg.name})")
+    vae = arch.ConvVAE(z_size)
+    vae.load_weights(vae_path)
+    npmodels.save_world_model(wm_path, cfg.experiment, z_size, action_size, rc.hidden, rc.mixtures,
+                              rc.predict_done, vae.numpy_weights(), rnn.numpy_weights())
+    training.save_weights_atomic(rnn, out_path)
+    last = state["history"][-1]
+    print(f"[{STAGE}] wrote {out_path} and {wm_path}: {state['step']} batches in {state['seconds']:.0f}s; "
+          f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f})")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (rollouts.DataError, training.TrainingError) as e:
+        raise SystemExit(f"[{STAGE}] error: {e}")

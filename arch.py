@@ -1,0 +1,304 @@
+"""Models and losses of World Models (Ha & Schmidhuber 2018): V, M and C. No I/O here.
+
+- ConvVAE (V): paper appendix A.1. 4,348,547 parameters at z=32, 4,446,915 at z=64.
+- MDNRNN (M): LSTM + mixture-density head, paper appendix A.2. 422,368 (CarRacing:
+  256 units, input [z, a]) and 1,678,785 (Doom: 512 units, input [z, a, restart],
+  plus a done logit).
+- Controller (C): one linear layer, paper 2.3 / A.3. 867 (CarRacing) and 1,088 (Doom).
+
+Numbers marked "orig" follow the authors' code (WorldModelsExperiments).
+"""
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+# ----------------------------------------------------------------------------- V
+class ConvVAE(keras.Model):
+    """ConvVAE with the original's loss: summed L2 reconstruction + KL floored at kl_tolerance * z."""
+
+    def __init__(self, z_size, kl_tolerance=0.5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.z_size = z_size
+        self.kl_tolerance = kl_tolerance
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        conv = dict(kernel_size=4, strides=2, activation="relu")  # paper A.1: 4x4, stride 2
+        self.encoder_body = keras.Sequential([
+            keras.Input((64, 64, 3)),
+            layers.Conv2D(32, name="enc_conv1", **conv),
+            layers.Conv2D(64, name="enc_conv2", **conv),
+            layers.Conv2D(128, name="enc_conv3", **conv),
+            layers.Conv2D(256, name="enc_conv4", **conv),
+            layers.Flatten(),  # 2x2x256 = 1024
+        ], name="encoder_body")
+        self.enc_mu = layers.Dense(z_size, name="enc_fc_mu")
+        self.enc_logvar = layers.Dense(z_size, name="enc_fc_logvar")
+        self.decoder = keras.Sequential([
+            keras.Input((z_size,)),
+            layers.Dense(1024, name="dec_fc"),  # paper A.1: dense to 1x1x1024
+            layers.Reshape((1, 1, 1024)),
+            layers.Conv2DTranspose(128, 5, strides=2, activation="relu", name="dec_deconv1"),
+            layers.Conv2DTranspose(64, 5, strides=2, activation="relu", name="dec_deconv2"),
+            layers.Conv2DTranspose(32, 6, strides=2, activation="relu", name="dec_deconv3"),
+            layers.Conv2DTranspose(3, 6, strides=2, activation="sigmoid", name="dec_deconv4"),
+        ], name="decoder")
+        self.enc_mu.build((None, 1024))
+        self.enc_logvar.build((None, 1024))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.r_loss_tracker = keras.metrics.Mean(name="r_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.built = True  # every sub-layer is built above
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.r_loss_tracker, self.kl_loss_tracker]
+
+    @staticmethod
+    def to_float(frames):
+        """uint8 frames (.., 64, 64, 3) -> float32 in [0, 1]."""
+        return ops.cast(frames, "float32") / 255.0
+
+    def encode(self, x):
+        h = self.encoder_body(x)
+        return self.enc_mu(h), self.enc_logvar(h)
+
+    def sample_z(self, mu, logvar):
+        eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
+        return mu + ops.exp(0.5 * logvar) * eps
+
+    def call(self, frames, training=False):
+        mu, logvar = self.encode(self.to_float(frames))
+        return self.decoder(self.sample_z(mu, logvar))
+
+    def compute_losses(self, x, y, mu, logvar):
+        return vae_losses(x, y, mu, logvar, self.kl_tolerance)
+
+    def train_step(self, data):
+        frames, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = self.to_float(frames)
+        with tf.GradientTape() as tape:
+            mu, logvar = self.encode(x)
+            y = self.decoder(self.sample_z(mu, logvar))
+            loss, r_loss, kl_loss = self.compute_losses(x, y, mu, logvar)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        self.r_loss_tracker.update_state(r_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def numpy_weights(self):
+        """Weights by name for the numpy rollout path (npmodels.py)."""
+        out = {}
+        for layer in self.encoder_body.layers + [self.enc_mu, self.enc_logvar] + self.decoder.layers:
+            if layer.weights:
+                out[layer.name + "_w"] = np.asarray(layer.weights[0])
+                out[layer.name + "_b"] = np.asarray(layer.weights[1])
+        return out
+
+
+def vae_losses(x, y, mu, logvar, kl_tolerance):
+    """Original ConvVAE loss. Returns (total, r_loss, kl_loss), each a batch mean.
+
+    r_loss: squared error summed over pixels and channels. kl_loss: KL(q(z|x) || N(0, I))
+    summed over z, then floored at kl_tolerance * z_size per example (orig: "augmented kl").
+    """
+    r_loss = ops.mean(ops.sum(ops.square(x - y), axis=[1, 2, 3]))
+    kl = -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=1)
+    z_size = ops.shape(mu)[-1]
+    kl_loss = ops.mean(ops.maximum(kl, kl_tolerance * ops.cast(z_size, kl.dtype)))
+    return r_loss + kl_loss, r_loss, kl_loss
+
+
+# ----------------------------------------------------------------------------- M
+class OriginalDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """lr = (lr0 - lr_min) * decay_rate ** step + lr_min (orig rnn.py / doomrnn.py)."""
+
+    def __init__(self, learning_rate, decay_rate, min_learning_rate):
+        self.learning_rate = learning_rate
+        self.decay_rate = decay_rate
+        self.min_learning_rate = min_learning_rate
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        return (self.learning_rate - self.min_learning_rate) * ops.power(self.decay_rate, step) + self.min_learning_rate
+
+    def get_config(self):
+        return dict(learning_rate=self.learning_rate, decay_rate=self.decay_rate,
+                    min_learning_rate=self.min_learning_rate)
+
+
+@keras.saving.register_keras_serializable(package="worldmodels")
+class RestartLSTMCell(layers.Layer):
+    """An LSTM cell whose last input channel is the restart flag (1 at an episode's first frame).
+
+    As in the original doomrnn.py, the state is zeroed where restart > 0.5, so that one long
+    stream of concatenated episodes trains like separate episodes. With `restart_input`
+    the flag is also fed to the LSTM (Doom: input [z, a, restart]); otherwise only [z, a]
+    (CarRacing), which keeps the paper's parameter counts.
+    """
+
+    def __init__(self, units, restart_input, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.restart_input = restart_input
+        self.cell = layers.LSTMCell(units, name="lstm_cell")
+        self.state_size = [units, units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        width = input_shape[-1] if self.restart_input else input_shape[-1] - 1
+        self.cell.build((None, width))
+
+    def call(self, inputs, states, training=False):
+        keep = 1.0 - ops.cast(inputs[:, -1:] > 0.5, inputs.dtype)
+        h, c = states[0] * keep, states[1] * keep
+        x = inputs if self.restart_input else inputs[:, :-1]
+        out, new_states = self.cell(x, [h, c], training=training)
+        return out, new_states
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "restart_input": self.restart_input}
+
+
+class MDNRNN(keras.Model):
+    """M: P(z_{t+1} | a_t, z_t, h_t) as a mixture of Gaussians per latent dimension (+ done for Doom).
+
+    Input per step: [z_t, a_t, restart_t] (the restart flag is always given; see RestartLSTMCell).
+    Output per step: [done_logit (Doom only), then per z-dimension (logmix K, mu K, logstd K)],
+    the original doomrnn.py layout.
+    """
+
+    def __init__(self, z_size, action_size, hidden, mixtures=5, predict_done=False,
+                 restart_factor=10.0, **kwargs):
+        super().__init__(**kwargs)
+        self.z_size, self.action_size, self.hidden = z_size, action_size, hidden
+        self.mixtures, self.predict_done, self.restart_factor = mixtures, predict_done, restart_factor
+        self.input_width = z_size + action_size + 1
+        self.output_width = z_size * mixtures * 3 + (1 if predict_done else 0)
+        self.rnn = layers.RNN(RestartLSTMCell(hidden, restart_input=predict_done, name="restart_lstm"),
+                              return_sequences=True, return_state=True, name="rnn")
+        self.head = layers.Dense(self.output_width, name="mdn_head")
+        self.rnn.build((None, None, self.input_width))
+        self.head.build((None, hidden))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.z_loss_tracker = keras.metrics.Mean(name="z_loss")
+        self.done_loss_tracker = keras.metrics.Mean(name="done_loss")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.z_loss_tracker, self.done_loss_tracker]
+
+    def call(self, inputs, initial_state=None, training=False):
+        """inputs (B, T, input_width) -> (raw outputs (B, T, output_width), h, c)."""
+        seq, h, c = self.rnn(inputs, initial_state=initial_state, training=training)
+        return self.head(seq), h, c
+
+    def split(self, out):
+        """Raw outputs -> (logmix normalised over K, mu, logstd) each (B, T, Z, K), done_logit (B, T) or None."""
+        done_logit = None
+        if self.predict_done:
+            done_logit, out = out[..., 0], out[..., 1:]
+        shape = ops.shape(out)
+        out = ops.reshape(out, (shape[0], shape[1], self.z_size, 3 * self.mixtures))
+        logmix, mu, logstd = ops.split(out, 3, axis=-1)
+        logmix = logmix - ops.logsumexp(logmix, axis=-1, keepdims=True)
+        return logmix, mu, logstd, done_logit
+
+    def compute_losses(self, out, z_next, done, mask):
+        logmix, mu, logstd, done_logit = self.split(out)
+        z_loss = mdn_nll(logmix, mu, logstd, z_next, mask)
+        if self.predict_done:
+            done_loss = weighted_done_loss(done_logit, done, self.restart_factor)
+        else:
+            done_loss = ops.zeros(())
+        return z_loss + done_loss, z_loss, done_loss
+
+    def train_step(self, data):
+        inputs, (z_next, done, mask), _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            out, _, _ = self(inputs, training=True)
+            loss, z_loss, done_loss = self.compute_losses(out, z_next, done, mask)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        self.z_loss_tracker.update_state(z_loss)
+        self.done_loss_tracker.update_state(done_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def numpy_weights(self):
+        cell = self.rnn.cell.cell
+        return {
+            "lstm_kernel": np.asarray(cell.kernel), "lstm_recurrent": np.asarray(cell.recurrent_kernel),
+            "lstm_bias": np.asarray(cell.bias),
+            "head_w": np.asarray(self.head.kernel), "head_b": np.asarray(self.head.bias),
+        }
+
+
+def mdn_nll(logmix, mu, logstd, target, mask=None):
+    """Mean negative log-likelihood of target (B, T, Z) under the mixtures (B, T, Z, K).
+
+    As in the original: log N per component, logsumexp over K, mean over every (step, dim)
+    that the mask (B, T) keeps (the last step of an episode has no next frame to predict).
+    """
+    y = ops.expand_dims(target, -1)
+    lognormal = -0.5 * ops.square((y - mu) / ops.exp(logstd)) - logstd - LOG_SQRT_2PI
+    ll = ops.logsumexp(logmix + lognormal, axis=-1)  # (B, T, Z)
+    if mask is None:
+        return -ops.mean(ll)
+    m = ops.cast(mask, ll.dtype)[..., None]
+    return -ops.sum(ll * m) / ops.maximum(ops.sum(m) * ops.cast(ops.shape(ll)[-1], ll.dtype), 1.0)
+
+
+def weighted_done_loss(logit, done, restart_factor):
+    """Sigmoid cross-entropy with done=1 weighted by restart_factor (orig doomrnn.py)."""
+    done = ops.cast(done, logit.dtype)
+    ce = ops.maximum(logit, 0.0) - logit * done + ops.log1p(ops.exp(-ops.abs(logit)))
+    weight = 1.0 + done * (restart_factor - 1.0)
+    return ops.mean(weight * ce)
+
+
+# ----------------------------------------------------------------------------- C
+ACTION_SIZE = {"carracing": 3, "doom": 1}
+
+
+def controller_input_size(experiment, z_size, hidden):
+    """CarRacing: [z, h]; Doom: [z, c, h] (orig doomrnn model_state_space = 2)."""
+    return z_size + hidden * (2 if experiment == "doom" else 1)
+
+
+class Controller(keras.Model):
+    """C: a single linear layer (paper 2.3) with the original's output squashing.
+
+    CarRacing: W[z, h] + b -> steer tanh, gas (tanh + 1) / 2, brake clip(tanh, 0, 1); 867 params.
+    Doom: W[z, c, h], no bias, tanh (< -1/3 left, > 1/3 right); 1,088 params.
+    """
+
+    def __init__(self, experiment, z_size, hidden, **kwargs):
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.linear = layers.Dense(ACTION_SIZE[experiment], use_bias=experiment != "doom", name="linear")
+        self.linear.build((None, controller_input_size(experiment, z_size, hidden)))
+        self.built = True
+
+    def call(self, features):
+        a = ops.tanh(self.linear(features))
+        if self.experiment == "carracing":
+            a = ops.stack([a[:, 0], (a[:, 1] + 1.0) / 2.0, ops.clip(a[:, 2], 0.0, 1.0)], axis=1)
+        return a
+
+    def set_flat(self, params):
+        """Set weights from the flat vector CMA-ES searches over: W (in, out) row-major, then b."""
+        params = np.asarray(params, np.float32)
+        shapes = [tuple(w.shape) for w in self.linear.weights]
+        sizes = [int(np.prod(s)) for s in shapes]
+        if params.size != sum(sizes):
+            raise ValueError(f"controller expects {sum(sizes)} parameters, got {params.size}")
+        parts = np.split(params, np.cumsum(sizes)[:-1])
+        self.linear.set_weights([p.reshape(s) for p, s in zip(parts, shapes)])

@@ -1,0 +1,126 @@
+"""V, M, C: parameter counts (paper table, seed 004), losses against independent numpy/scipy."""
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+import arch
+
+
+@pytest.mark.parametrize("z, expected", [(32, 4_348_547), (64, 4_446_915)])
+def test_vae_parameter_count(z, expected):
+    assert arch.ConvVAE(z).count_params() == expected
+
+
+@pytest.mark.parametrize("z, a, hidden, done, expected", [
+    (32, 3, 256, False, 422_368), (64, 1, 512, True, 1_678_785)])
+def test_rnn_parameter_count(z, a, hidden, done, expected):
+    assert arch.MDNRNN(z, a, hidden, 5, done).count_params() == expected
+
+
+@pytest.mark.parametrize("exp, z, hidden, expected", [("carracing", 32, 256, 867), ("doom", 64, 512, 1088)])
+def test_controller_parameter_count(exp, z, hidden, expected):
+    assert arch.Controller(exp, z, hidden).count_params() == expected
+
+
+def test_vae_shapes():
+    vae = arch.ConvVAE(32)
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    mu, logvar = vae.encode(arch.ConvVAE.to_float(frames))
+    assert mu.shape == (3, 32) and logvar.shape == (3, 32)
+    y = np.asarray(vae(frames))
+    assert y.shape == (3, 64, 64, 3) and y.min() >= 0 and y.max() <= 1
+
+
+def test_vae_loss_and_kl_floor():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(4, 64, 64, 3)).astype(np.float32)
+    y = rng.uniform(size=(4, 64, 64, 3)).astype(np.float32)
+    mu = rng.normal(size=(4, 8)).astype(np.float32) * np.array([[0.01], [0.01], [3], [3]], np.float32)
+    logvar = np.zeros((4, 8), np.float32)
+    total, r, kl = (float(v) for v in arch.vae_losses(x, y, mu, logvar, kl_tolerance=0.5))
+    assert r == pytest.approx(np.mean(np.sum((x - y) ** 2, axis=(1, 2, 3))), rel=1e-5)
+    kl_each = 0.5 * np.sum(mu ** 2 + np.exp(logvar) - 1 - logvar, axis=1)
+    assert kl_each[0] < 4 and kl_each[2] > 4  # two rows below the floor, two above
+    assert kl == pytest.approx(np.mean(np.maximum(kl_each, 0.5 * 8)), rel=1e-5)
+    assert total == pytest.approx(r + kl, rel=1e-6)
+
+
+def test_mdn_nll_matches_scipy():
+    rng = np.random.default_rng(2)
+    B, T, Z, K = 2, 3, 4, 5
+    raw = rng.normal(size=(B, T, Z, K))
+    logmix = raw - logsumexp(raw, axis=-1, keepdims=True)
+    mu = rng.normal(size=(B, T, Z, K))
+    logstd = rng.normal(scale=0.3, size=(B, T, Z, K))
+    y = rng.normal(size=(B, T, Z))
+    mask = np.array([[1, 1, 0], [1, 0, 1]], np.float32)
+    pdf = np.sum(np.exp(logmix) * stats.norm.pdf(y[..., None], loc=mu, scale=np.exp(logstd)), axis=-1)
+    expected = -np.sum(np.log(pdf) * mask[..., None]) / (mask.sum() * Z)
+    got = float(arch.mdn_nll(*(a.astype(np.float32) for a in (logmix, mu, logstd, y)), mask))
+    assert got == pytest.approx(expected, rel=1e-4)
+    unmasked = float(arch.mdn_nll(*(a.astype(np.float32) for a in (logmix, mu, logstd, y))))
+    assert unmasked == pytest.approx(-np.mean(np.log(pdf)), rel=1e-4)
+
+
+def test_mdn_split_layout_and_done_loss():
+    rnn = arch.MDNRNN(2, 1, 8, mixtures=3, predict_done=True, restart_factor=10.0)
+    out = np.arange(1 + 2 * 9, dtype=np.float32).reshape(1, 1, -1)
+    logmix, mu, logstd, done = (np.asarray(v) for v in rnn.split(out))
+    assert done[0, 0] == 0  # done logit first (orig doomrnn.py layout)
+    np.testing.assert_allclose(mu[0, 0, 0], [4, 5, 6])
+    np.testing.assert_allclose(logstd[0, 0, 1], [16, 17, 18])
+    np.testing.assert_allclose(np.exp(logmix).sum(-1), 1, rtol=1e-6)
+    logit = np.array([[-2.0, 0.5, 3.0]], np.float32)
+    target = np.array([[0.0, 1.0, 1.0]], np.float32)
+    p = 1 / (1 + np.exp(-logit))
+    ce = -(target * np.log(p) + (1 - target) * np.log(1 - p))
+    expected = np.mean(ce * (1 + 9 * target))
+    assert float(arch.weighted_done_loss(logit, target, 10.0)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_restart_flag_zeroes_lstm_state():
+    """A restart mid-sequence makes the rest of the outputs independent of what came before."""
+    rnn = arch.MDNRNN(4, 1, 16, 5, predict_done=True)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 6, 6)).astype(np.float32)
+    x[:, :, -1] = 0
+    x[:, 3, -1] = 1
+    x[1, :3, :-1] = rng.normal(size=(3, 5))  # different history before the restart
+    out, _, _ = rnn(x)
+    out = np.asarray(out)
+    assert not np.allclose(out[0, :3], out[1, :3])
+    x[1, 3:] = x[0, 3:]
+    out, _, _ = rnn(x)
+    out = np.asarray(out)
+    np.testing.assert_allclose(out[0, 3:], out[1, 3:], atol=1e-6)
+
+
+def test_learning_rate_schedule():
+    sched = arch.OriginalDecay(1e-3, 0.99, 1e-5)
+    assert float(sched(0)) == pytest.approx(1e-3)
+    assert float(sched(100)) == pytest.approx((1e-3 - 1e-5) * 0.99 ** 100 + 1e-5, rel=1e-5)
+
+
+def test_controller_squashing():
+    c = arch.Controller("carracing", 2, 3)
+    c.set_flat(np.arange(5 * 3 + 3, dtype=np.float32) * 0.1 - 0.5)
+    a = np.asarray(c(np.ones((4, 5), np.float32) * np.array([[-2], [-1], [1], [2]], np.float32)))
+    assert np.all(np.abs(a[:, 0]) <= 1) and np.all((a[:, 1] >= 0) & (a[:, 1] <= 1))
+    assert np.all((a[:, 2] >= 0) & (a[:, 2] <= 1))
+    with pytest.raises(ValueError):
+        c.set_flat(np.zeros(3))
+
+
+def test_vae_trains_on_a_batch():
+    keras.utils.set_random_seed(0)
+    vae = arch.ConvVAE(8)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    frames = np.zeros((8, 64, 64, 3), np.uint8)
+    frames[:, 20:40] = 200
+    first = vae.train_on_batch(frames, return_dict=True)["r_loss"]
+    for _ in range(15):
+        vae.reset_metrics()
+        last = vae.train_on_batch(frames, return_dict=True)["r_loss"]
+    assert last < 0.5 * first

@@ -1,0 +1,111 @@
+"""Helpers shared by the Keras training stages (02 and 04): checkpoints, NaN checks, curves.
+
+A checkpoint is a folder holding the model weights, the optimizer's variables and a
+JSON state (position in the data, loss history). It is written to a fresh folder and
+swapped in with renames, so a kill at any moment leaves either the old or the new one.
+"""
+import json
+import math
+import os
+import shutil
+import time
+
+import numpy as np
+
+
+class TrainingError(RuntimeError):
+    pass
+
+
+def save_checkpoint(ckpt_dir, model, optimizer, state):
+    tmp, old = ckpt_dir + ".tmp", ckpt_dir + ".old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    model.save_weights(os.path.join(tmp, "model.weights.h5"))
+    np.savez(os.path.join(tmp, "optimizer.npz"),
+             **{f"v{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    with open(os.path.join(tmp, "state.json"), "w") as f:
+        json.dump(state, f)
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(ckpt_dir):
+        os.replace(ckpt_dir, old)
+    os.replace(tmp, ckpt_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(ckpt_dir, model, optimizer):
+    """Restore model + optimizer from ckpt_dir; return the saved state, or None if there is none."""
+    if not os.path.exists(ckpt_dir) and os.path.exists(ckpt_dir + ".old"):
+        os.replace(ckpt_dir + ".old", ckpt_dir)  # killed between the two renames
+    state_path = os.path.join(ckpt_dir, "state.json")
+    if not os.path.exists(state_path):
+        return None
+    try:
+        with open(state_path) as f:
+            state = json.load(f)
+        model.load_weights(os.path.join(ckpt_dir, "model.weights.h5"))
+        optimizer.build(model.trainable_variables)
+        with np.load(os.path.join(ckpt_dir, "optimizer.npz"), allow_pickle=False) as saved:
+            values = [saved[k] for k in sorted(saved.files)]
+        if len(values) != len(optimizer.variables):
+            raise ValueError(f"optimizer has {len(optimizer.variables)} variables, checkpoint {len(values)}")
+        for var, value in zip(optimizer.variables, values):
+            var.assign(value)
+    except Exception as e:
+        raise TrainingError(f"{ckpt_dir}: cannot resume from this checkpoint ({e}); "
+                            "delete the folder to start the stage over") from None
+    return state
+
+
+def check_finite(logs, stage, where):
+    bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
+    if bad:
+        raise TrainingError(f"{stage}: loss is not finite at {where}: {bad}. Nothing was saved from this "
+                            "point on; the last checkpoint and earlier results are untouched.")
+
+
+def save_weights_atomic(model, path):
+    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path, data):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+class Timer:
+    """Calls `due()` true every `minutes` minutes (for periodic checkpoints)."""
+
+    def __init__(self, minutes):
+        self.period, self.last = minutes * 60.0, time.time()
+
+    def due(self):
+        if time.time() - self.last >= self.period:
+            self.last = time.time()
+            return True
+        return False
+
+
+def plot_curves(history, keys, path, title, xlabel="step"):
+    """Loss curves (one panel per key) to a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        ax.plot(steps, [h[key] for h in history], lw=1)
+        ax.set_title(key)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
