@@ -7,6 +7,9 @@ A name is a file in config/ (``doom`` -> config/doom.yaml) or a path. The first
 file is the base and defines every key; an overlay or override may only set keys
 the base has, with a value of the same type (an int may stand for a float).
 Anything else is an error that names the key and the file it came from.
+
+An overlay may hold a section named after an experiment (``doom:``, ``carracing:``):
+it applies only to that experiment, after the overlay's common keys.
 """
 import argparse
 import copy
@@ -15,6 +18,7 @@ import os
 import yaml
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
+EXPERIMENTS = ("carracing", "doom")
 
 
 class ConfigError(ValueError):
@@ -93,6 +97,11 @@ def parse_override(text):
         raise ConfigError(f"override {text!r} must look like key.sub=value")
     key, raw = text.split("=", 1)
     value = yaml.safe_load(raw) if raw.strip() else ""
+    if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; users mean a number
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     tree = value
     for part in reversed(key.strip().split(".")):
         tree = {part: tree}
@@ -107,7 +116,14 @@ def load(names, overrides=()):
     paths = [_resolve_path(n) for n in names]
     cfg = _read_yaml(paths[0])
     for path in paths[1:]:
-        _merge(cfg, _read_yaml(path), path)
+        overlay = _read_yaml(path)
+        specific = {e: overlay.pop(e) for e in EXPERIMENTS if e in overlay}
+        _merge(cfg, overlay, path)
+        for experiment, section in specific.items():
+            if not isinstance(section, dict):
+                raise ConfigError(f"{path}: section {experiment!r} must be a mapping")
+            if experiment == cfg.get("experiment"):
+                _merge(cfg, section, f"{path} ({experiment} section)")
     for text in overrides:
         _merge(cfg, parse_override(text), f"override {text!r}")
     cfg["config_names"] = [os.path.splitext(os.path.basename(p))[0] for p in paths]

@@ -1,0 +1,267 @@
+"""Stage 05: train C, the linear controller, with CMA-ES (paper 2.3, A.3, A.4; orig train.py).
+
+    python 05_train_controller.py --config doom small            # Doom: C evolves in M's dream
+    python 05_train_controller.py --config carracing small       # CarRacing: C evolves in the real game
+    mpiexec -n 3 python 05_train_controller.py --config doom small          # rank 0 + 2 workers
+    mpiexec -n 3 python 05_train_controller.py --config doom small --eval   # real game, shipped C
+    python 05_train_controller.py --config doom small --eval --random       # random-policy baseline
+    python 05_train_controller.py --config doom small --eval --params results/doom/controller/best.npz
+
+Training: controller.mode=dream runs dream.dream_rollouts (Doom: +1 per step until M predicts
+death, at controller.temperature), a whole task (controller.chunk candidates x trials) batched;
+mode=real plays the real game (envs.make_env + npmodels.Agent: V + M + C each frame), episodes
+capped at controller.max_steps. CMA-ES, checkpoints and resuming: es.py; re-run the same command
+to continue after a kill; a finished run is skipped unless --redo.
+
+--eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
+fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
+(cfg.seed * 1_000_000 + i, stage 01). For Doom the same controller's dream score over as many
+dream rollouts is written too (the paper's "virtual score" beside the "actual score").
+
+MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
+orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
+OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and game between
+tasks. The same seed gives the same results for any N.
+
+Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, Doom eval)
+Writes {run_dir}/controller/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz,
+       eval_real.json, eval_random.json, eval_dream.json; checkpoint {data_dir}/ckpt/controller.pkl
+"""
+import atexit
+import hashlib
+import json
+import os
+import time
+
+# One BLAS thread per process (parallelism comes from MPI ranks). Measured on 2 cores: OpenBLAS's
+# threads on these small matmuls made the dream 2-4x and CarRacing's V + M + C 4x slower.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+import config  # noqa: E402
+import es  # noqa: E402
+import rollouts  # noqa: E402
+
+STAGE = "05_train_controller"
+EVAL_SEED = 1_500_000_000  # real/dream evaluation episodes: far from the data seeds (< 1e6 * seed + 1e4)
+_CACHE = {}  # per process (rank 0 in-process, or each MPI worker): world model, initial z, game
+
+
+# ----------------------------------------------------------------------------- inputs
+def paths(cfg):
+    run_dir = config.run_dir(cfg)
+    return {"wm": os.path.join(run_dir, "world_model.npz"), "init": os.path.join(run_dir, "initial_z.npz"),
+            "out": os.path.join(run_dir, "controller"),
+            "ckpt": os.path.join(config.data_dir(cfg), "ckpt", "controller.pkl")}
+
+
+def file_sha1(path):
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def require(path, stage):
+    if not os.path.exists(path):
+        raise rollouts.DataError(f"{path}: not found; run {stage} first")
+
+
+def cached(key, make):
+    if key not in _CACHE:
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def world_model(path):
+    import npmodels
+    return cached(("wm", path, os.path.getmtime(path)), lambda: npmodels.WorldModel.load(path))
+
+
+def initial_z(path, z_size):
+    import dream
+    return cached(("init", path, os.path.getmtime(path)), lambda: dream.load_initial_z(path, z_size))
+
+
+def game(cfg):
+    import envs
+
+    def make():
+        env = envs.make_env(cfg)
+        atexit.register(env.close)
+        return env
+    return cached(("env", cfg.experiment, json.dumps(cfg.env, sort_keys=True)), make)
+
+
+# ----------------------------------------------------------------------------- rollouts
+def real_episode(env, policy, seed, max_steps):
+    """One real episode; policy(frame) -> action. Returns the total reward."""
+    obs, _ = env.reset(seed=int(seed))
+    total = 0.0
+    for _ in range(max_steps):
+        obs, reward, terminated, truncated, _ = env.step(policy(obs))
+        total += reward
+        if terminated or truncated:
+            break
+    return total
+
+
+class Rollouts:
+    """The evaluation es.py calls: (params (k, n), seeds (k,), trials) -> rewards (k, trials).
+
+    Small and picklable (the config as a dict): it is sent with every task; what is heavy is
+    loaded once per process (see `cached`). mode "dream": dream.dream_rollouts with one seed per
+    candidate. mode "real": trial t of a candidate with seed s is the game with seed s + t;
+    policy "controller" (V + M + C) or "random" (the data-collection policy, params ignored).
+    """
+
+    def __init__(self, cfg, mode, policy="controller", max_steps=None):
+        self.cfg, self.mode, self.policy = cfg.to_dict(), mode, policy
+        self.max_steps = max_steps or cfg.controller.max_steps
+
+    def __call__(self, params, seeds, trials):
+        cfg = config.Config(self.cfg)
+        p = paths(cfg)
+        if self.mode == "dream":
+            import dream
+            wm = world_model(p["wm"])
+            mu, logvar = initial_z(p["init"], wm.z_size)
+            return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
+                                        self.max_steps, seed=[int(s) for s in seeds])
+        import envs
+        import npmodels
+        env = game(cfg)
+        wm = world_model(p["wm"]) if self.policy == "controller" else None
+        out = np.zeros((len(params), trials))
+        for i, (theta, seed) in enumerate(zip(params, seeds)):
+            for t in range(trials):
+                rng = np.random.default_rng([int(seed), t])
+                if self.policy == "random":
+                    random_policy = envs.RandomPolicy(cfg, rng)
+                    policy = lambda frame: random_policy.act()  # noqa: E731
+                else:
+                    agent = npmodels.Agent(wm, theta, rng)
+                    policy = agent.act
+                out[i, t] = real_episode(env, policy, (int(seed) + t) % 2**31, self.max_steps)
+        return out
+
+
+# ----------------------------------------------------------------------------- train / eval
+def check_world_model(cfg, p, need_init):
+    import npmodels
+    require(p["wm"], "04_train_rnn.py")
+    wm = world_model(p["wm"])
+    if wm.experiment != cfg.experiment or wm.z_size != cfg.vae.z_size or wm.hidden != cfg.rnn.hidden:
+        raise rollouts.DataError(f"{p['wm']}: a {wm.experiment} world model with z={wm.z_size}, hidden={wm.hidden}; "
+                                 f"the config wants {cfg.experiment}, z={cfg.vae.z_size}, hidden={cfg.rnn.hidden}")
+    if need_init:
+        require(p["init"], "03_generate_rnn_data.py")
+        initial_z(p["init"], wm.z_size)
+    return wm, npmodels.controller_size(cfg.experiment, wm.z_size, wm.hidden)
+
+
+def train(cfg, args, executor):
+    p = paths(cfg)
+    c = cfg.controller
+    if c.mode not in ("dream", "real"):
+        raise SystemExit(f"[{STAGE}] controller.mode must be dream or real, got {c.mode!r}")
+    wm, n_params = check_world_model(cfg, p, need_init=False)
+    if c.mode == "dream" and not wm.predict_done:
+        raise SystemExit(f"[{STAGE}] {p['wm']} has no done head (rnn.predict_done=false), so the dream pays "
+                         "no reward; train this game with controller.mode=real")
+    if c.mode == "dream":
+        check_world_model(cfg, p, need_init=True)
+    config.save(cfg, config.run_dir(cfg), STAGE)
+    settings = es.Settings.from_config(c, cfg.seed)
+    where = f"in the dream (tau={c.temperature})" if c.mode == "dream" else "in the real game"
+    workers = f"{es.mpi_size() - 1} MPI workers" if executor is not None else "1 process"
+    print(f"[{STAGE}] {cfg.name}: {n_params:,} controller params, {where}, population {c.population} x "
+          f"{c.trials} trials, {c.generations} generations, {workers}", flush=True)
+    meta = {"experiment": cfg.experiment, "mode": c.mode, "temperature": c.temperature, "max_steps": c.max_steps,
+            "z_size": wm.z_size, "hidden": wm.hidden, "config": cfg.config_names}
+    state = es.train(Rollouts(cfg, c.mode), n_params, settings, p["ckpt"], p["out"], executor, redo=args.redo,
+                     meta=meta, identity={"world_model_sha1": file_sha1(p["wm"]), "mode": c.mode})
+    best = state["best_eval"]
+    print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "
+          f"{best['generation']}, scored {best['mean']:.1f} +- {best['std']:.1f} over {best['episodes']} "
+          f"{c.mode} rollouts -> {os.path.join(p['out'], 'best.npz')}")
+
+
+def score(scores, **info):
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    return dict(info, episodes=int(scores.size), mean=float(scores.mean()), std=float(scores.std()),
+                min=float(scores.min()), max=float(scores.max()), scores=scores.tolist())
+
+
+def evaluate(cfg, args, executor):
+    p = paths(cfg)
+    c = cfg.controller
+    n = c.real_eval_episodes
+    seeds = EVAL_SEED + cfg.seed * 10_000 + np.arange(n)
+    if args.random:
+        fn, params_path, params = Rollouts(cfg, "real", "random", cfg.env.max_steps), None, np.zeros(1)
+        out_name = "eval_random.json"
+    else:
+        wm, n_params = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
+        default = os.path.join(p["out"], "best.npz")
+        params_path = args.params or default
+        if not os.path.exists(params_path):
+            raise rollouts.DataError(f"{params_path}: controller not found; run 05_train_controller.py "
+                                     "(without --eval) first, or give --params PATH")
+        try:
+            params = es.load_params(params_path, n_params)
+        except ValueError as e:
+            raise rollouts.DataError(str(e)) from None
+        fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps)
+        same = os.path.abspath(params_path) == os.path.abspath(default)
+        out_name = "eval_real.json" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}.json"
+    out_path = os.path.join(p["out"], out_name)
+    sha = hashlib.sha1(np.asarray(params, np.float64).tobytes()).hexdigest()
+    info = dict(policy="random" if args.random else "controller", params=params_path, params_sha1=sha,
+                world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),
+                max_steps=cfg.env.max_steps, config=cfg.name)
+    if os.path.exists(out_path) and not args.redo:
+        with open(out_path) as f:
+            old = json.load(f)
+        if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
+            print(f"[{STAGE}] done already: {out_path} ({old['mean']:.1f} +- {old['std']:.1f}; --redo to redo)")
+            return
+    config.save(cfg, config.run_dir(cfg), STAGE)
+    print(f"[{STAGE}] {cfg.name}: {n} real episodes of the {info['policy']} policy"
+          + (f" ({params_path})" if params_path else ""), flush=True)
+    t0 = time.time()
+    rewards = es.evaluate(fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=1)
+    result = score(rewards, seconds=time.time() - t0, **info)
+    es.save_json(out_path, result)
+    print(f"[{STAGE}] real game: {result['mean']:.1f} +- {result['std']:.1f} over {n} episodes -> {out_path}")
+    if not args.random and cfg.experiment == "doom":  # the "virtual score" of the same controller
+        t0 = time.time()
+        dream_fn = Rollouts(cfg, "dream", max_steps=c.max_steps)
+        rewards = es.evaluate(dream_fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=0)
+        dream_path = os.path.join(p["out"], out_name.replace("eval_real", "eval_dream"))
+        result = score(rewards, seconds=time.time() - t0, temperature=c.temperature, **info)
+        es.save_json(dream_path, result)
+        print(f"[{STAGE}] dream (tau={c.temperature}): {result['mean']:.1f} +- {result['std']:.1f} "
+              f"over {n} rollouts -> {dream_path}")
+
+
+def main(executor):
+    parser = config.parser(__doc__)
+    parser.add_argument("--eval", action="store_true", help="score a controller in the real game")
+    parser.add_argument("--random", action="store_true", help="with --eval: the random policy instead")
+    parser.add_argument("--params", metavar="PATH", help="with --eval: this params .npz instead of best.npz")
+    args = parser.parse_args()
+    if (args.random or args.params) and not args.eval:
+        parser.error("--random and --params go with --eval")
+    cfg = config.from_args(args)
+    try:
+        (evaluate if args.eval else train)(cfg, args, executor)
+    except rollouts.DataError as e:
+        raise SystemExit(f"[{STAGE}] error: {e}")
+
+
+if __name__ == "__main__":
+    es.run_main(main)

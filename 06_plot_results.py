@@ -1,0 +1,185 @@
+"""Stage 06: plots, GIFs and a results table beside the paper's.
+
+    python 06_plot_results.py --config doom small
+
+Reads what stages 02-05 wrote in {run_dir} and makes:
+  figures/controller_scores.png  CMA-ES fitness per generation (mean, best, worst) and the
+                                 periodic evaluations of the mean solution
+  figures/real_episode.gif       the agent in the real game: frame | what V reconstructs
+  figures/dream_episode.gif      the agent inside M's dream (decoded z), at the config's tau
+  results.md, metrics.json       our scores beside the paper's tables (shared/seeds/004)
+"""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+import config
+import npmodels
+import rollouts
+
+STAGE = "06_plot_results"
+
+# Paper tables (Ha & Schmidhuber 2018; shared/seeds/004). mean, std over 100 trials.
+PAPER = {
+    "carracing": [("DQN (Prieur, 2017)", "343 ± 18"), ("A3C continuous (Jang et al., 2017)", "591 ± 45"),
+                  ("A3C discrete (Khan & Elibol, 2016)", "652 ± 10"), ("ceobillionaire (Gym leaderboard)", "838 ± 11"),
+                  ("V model only", "632 ± 251"), ("V model with hidden layer", "788 ± 141"),
+                  ("Full world model (V + M + C)", "906 ± 21")],
+    "doom": [("Random policy", "210 ± 108"), ("Gym leader", "820 ± 58"),
+             ("World model, tau = 1.15 (trained in the dream)", "1092 ± 556")],
+}
+PAPER_TEMPERATURE = [(0.10, "2086 ± 140", "193 ± 58"), (0.50, "2060 ± 277", "196 ± 50"),
+                     (1.00, "1145 ± 690", "868 ± 511"), (1.15, "918 ± 546", "1092 ± 556"),
+                     (1.30, "732 ± 269", "753 ± 139")]
+
+
+def read_json(path, required=True):
+    if not os.path.exists(path):
+        if required:
+            raise rollouts.DataError(f"{path}: not found; run 05_train_controller.py first")
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        raise rollouts.DataError(f"{path}: not valid JSON ({e})") from None
+
+
+def fmt(d):
+    return "—" if not d else f"{d['mean']:.0f} ± {d['std']:.0f}"
+
+
+def plot_scores(history, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    gens = history["generations"]
+    g = [h["generation"] for h in gens]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.fill_between(g, [h["worst"] for h in gens], [h["best"] for h in gens], alpha=0.2, label="worst–best")
+    ax.plot(g, [h["mean"] for h in gens], label="population mean")
+    ax.plot(g, [h["best"] for h in gens], lw=0.8, label="best")
+    evals = history.get("evaluations", [])
+    if evals:
+        ax.errorbar([e["generation"] for e in evals], [e["mean"] for e in evals], [e["std"] for e in evals],
+                    fmt="o", color="k", capsize=3, label="mean solution, evaluated")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness (mean reward over trials)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_gif(frames, path, scale=3, fps=25):
+    imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+
+
+def real_episode(cfg, wm, params, seed, max_frames):
+    """Frames of one real episode: the 64x64 frame the agent sees beside V's reconstruction of it."""
+    import envs
+    env = envs.make_env(cfg)
+    agent = npmodels.Agent(wm, params, np.random.default_rng(seed))
+    obs, _ = env.reset(seed=seed)
+    agent.reset()
+    frames, total = [], 0.0
+    for _ in range(max_frames):
+        mu, _ = wm.encode(obs[None])
+        recon = (wm.decode(mu)[0] * 255).round().astype(np.uint8)
+        frames.append(np.concatenate([obs, recon], axis=1))
+        obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
+        total += reward
+        if terminated or truncated:
+            break
+    env.close()
+    return frames, total
+
+
+def dream_episode(cfg, wm, init, params, seed, max_frames):
+    import dream
+    env = dream.DreamEnv(wm, (init["mu"], init["logvar"]), temperature=cfg.controller.temperature,
+                         max_steps=cfg.controller.max_steps, render_mode="rgb_array")
+    obs, _ = env.reset(seed=seed)
+    frames, total = [], 0.0
+    for _ in range(max_frames):
+        frames.append(np.asarray(env.render()))
+        action = npmodels.controller_act(cfg.experiment, params, obs[None])[0]
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += reward
+        if terminated or truncated:
+            break
+    env.close()
+    return frames, total
+
+
+def results_table(cfg, history, real, random, dream_score, gens):
+    exp = cfg.experiment
+    lines = [f"# Results: {cfg.name}", "",
+             f"Scale: config `{' + '.join(cfg.config_names)}` — {cfg.data.episodes} random rollouts, "
+             f"VAE {cfg.vae.epochs} epoch(s), MDN-RNN {cfg.rnn.epochs} epoch(s), CMA-ES population "
+             f"{cfg.controller.population} x {cfg.controller.trials} trials, {gens} generation(s) "
+             f"({'in the dream, tau = %.2f' % cfg.controller.temperature if cfg.controller.mode == 'dream' else 'in the real game'}).",
+             "", "| Method | Score (mean ± std) | Episodes |", "|---|---|---|"]
+    for name, score in PAPER[exp]:
+        lines.append(f"| Paper: {name} | {score} | 100 |")
+    if random:
+        lines.append(f"| **Ours: random policy** | {fmt(random)} | {len(random['scores'])} |")
+    lines.append(f"| **Ours: V + M + C** (real game) | {fmt(real)} | {len(real['scores']) if real else 0} |")
+    if exp == "doom":
+        lines += ["", "Temperature table (paper) and ours:", "",
+                  "| tau | Paper virtual | Paper actual | Ours virtual | Ours actual |", "|---|---|---|---|---|"]
+        for tau, virt, act in PAPER_TEMPERATURE:
+            ours = abs(tau - cfg.controller.temperature) < 1e-9
+            lines.append(f"| {tau:.2f} | {virt} | {act} | {fmt(dream_score) if ours else '—'} | "
+                         f"{fmt(real) if ours else '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    args = config.parser(__doc__).parse_args()
+    cfg = config.from_args(args)
+    run_dir = config.run_dir(cfg)
+    ctrl_dir = os.path.join(run_dir, "controller")
+    fig_dir = os.path.join(run_dir, "figures")
+    os.makedirs(fig_dir, exist_ok=True)
+    history = read_json(os.path.join(ctrl_dir, "history.json"))
+    real = read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
+    random = read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
+    dream_score = read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
+    wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
+    params = np.load(os.path.join(ctrl_dir, "best.npz"), allow_pickle=False)["params"]
+    init = np.load(os.path.join(run_dir, "initial_z.npz"), allow_pickle=False)
+
+    plot_scores(history, os.path.join(fig_dir, "controller_scores.png"),
+                f"CMA-ES on {cfg.name} ({cfg.controller.mode})")
+    max_frames = min(cfg.controller.max_steps, 400)
+    frames, real_total = real_episode(cfg, wm, params, seed=10_000_000, max_frames=max_frames)
+    save_gif(frames, os.path.join(fig_dir, "real_episode.gif"))
+    frames, dream_total = dream_episode(cfg, wm, init, params, seed=10_000_000, max_frames=max_frames)
+    save_gif(frames, os.path.join(fig_dir, "dream_episode.gif"))
+
+    gens = len(history["generations"])
+    table = results_table(cfg, history, real, random, dream_score, gens)
+    with open(os.path.join(run_dir, "results.md"), "w") as f:
+        f.write(table)
+    metrics = {"name": cfg.name, "generations": gens, "real": real and {k: real[k] for k in ("mean", "std")},
+               "random": random and {k: random[k] for k in ("mean", "std")},
+               "dream": dream_score and {k: dream_score[k] for k in ("mean", "std")},
+               "gif_episodes": {"real_return": real_total, "dream_return": dream_total}}
+    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+    print(table)
+    print(f"[{STAGE}] wrote {run_dir}/results.md, metrics.json and figures/ "
+          "(controller_scores.png, real_episode.gif, dream_episode.gif)")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except rollouts.DataError as e:
+        raise SystemExit(f"[{STAGE}] error: {e}")

@@ -1,0 +1,246 @@
+"""The two real games behind one interface: headless gymnasium envs with 64x64x3 uint8 frames.
+
+    env = envs.make_env(cfg)                    # cfg.experiment in {"carracing", "doom"}
+    obs, info = env.reset(seed=123)             # same seed -> same episode
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+
+CarRacing: gymnasium CarRacing-v3 (continuous); rows 0:84 of the 96x96 frame (drops the
+bottom bar), resized to 64x64 as in the original carracing/env.py. Action (steer, gas, brake).
+Doom: ViZDoom's take_cover scenario without HUD; one float action in [-1, 1] mapped to
+left / nothing / right with thresholds -1/3, 1/3 as in the original doomrnn/doomreal.py.
+Both cap an episode at cfg.env.max_steps agent steps (truncated=True).
+"""
+import multiprocessing.util
+import os
+import signal
+import threading
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from PIL import Image
+
+SIZE = 64
+OBS_SPACE = spaces.Box(0, 255, (SIZE, SIZE, 3), np.uint8)
+
+
+def resize(frame):
+    """uint8 (H, W, 3) -> uint8 (64, 64, 3), PIL bilinear."""
+    return np.asarray(Image.fromarray(frame).resize((SIZE, SIZE), Image.BILINEAR), dtype=np.uint8)
+
+
+class CarRacing(gym.Wrapper):
+    """CarRacing-v3 with 64x64 frames, optional action repeat and a step cap."""
+
+    def __init__(self, cfg, render_mode=None):
+        env = gym.make("CarRacing-v3", continuous=True, render_mode=render_mode,
+                       max_episode_steps=None).unwrapped  # our own cap counts agent steps
+        super().__init__(env)
+        self.observation_space = OBS_SPACE
+        self.max_steps = cfg.env.max_steps
+        self.frame_skip = max(1, cfg.env.frame_skip)
+        self.steps = 0
+
+    @staticmethod
+    def process(frame):
+        return resize(frame[:84])
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.steps = 0
+        return self.process(obs), info
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float32).reshape(3)
+        total = 0.0
+        for _ in range(self.frame_skip):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += reward
+            if terminated or truncated:
+                break
+        self.steps += 1
+        truncated = truncated or (not terminated and self.steps >= self.max_steps)
+        return self.process(obs), float(total), bool(terminated), bool(truncated), info
+
+
+# ViZDoom deadlocks (main thread and engine both wait forever) when a Python signal handler raises
+# while a game call is blocked on the engine, i.e. on Ctrl-C, which also reaches the engine, or on
+# Pool.terminate()'s SIGTERM. So inside game calls, SIGINT / SIGTERM are only recorded: the engine
+# exits on its own SIGINT (the call then fails), and the exception is raised once the call returns.
+_in_game = False
+_pending = None  # exception to raise when the current game call returns
+
+
+def _deferring(exc):
+    def handler(signum, frame):
+        global _pending
+        if _in_game:
+            _pending = exc
+        else:
+            raise exc()
+    return handler
+
+
+def _game_call(fn, *args):
+    global _in_game, _pending
+    _in_game, out = True, None
+    try:
+        out = fn(*args)
+    except Exception:
+        if _pending is None:
+            raise
+    finally:
+        _in_game = False
+    if _pending is not None:  # the call failed because the engine got the signal too, or it returned
+        exc, _pending = _pending, None
+        raise exc()
+    return out
+
+
+class WorkerExit(SystemExit):
+    def __init__(self):
+        super().__init__(1)
+
+
+def worker_init():
+    """Pool initializer for workers that hold a game: Pool.terminate() sends SIGTERM, which would
+    kill the worker without cleanup and leave its Doom engine running (holding our stdout); exit
+    through SystemExit instead (after the current game call) so that the game gets closed."""
+    signal.signal(signal.SIGTERM, _deferring(WorkerExit))
+
+
+class DoomTakeCover(gym.Env):
+    """ViZDoom take_cover: +1 reward per tic alive, terminated on death, truncated at max_steps."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 35}
+    THRESHOLD = 1.0 / 3.0  # orig doomreal.py: threshold = 0.3333 on the controller's tanh output
+
+    def __init__(self, cfg, render_mode=None):
+        import vizdoom as vzd
+        self.render_mode = render_mode
+        self.max_steps = cfg.env.max_steps
+        self.frame_skip = max(1, cfg.env.frame_skip)
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.observation_space = OBS_SPACE
+        game = vzd.DoomGame()
+        game.load_config(os.path.join(vzd.scenarios_path, "take_cover.cfg"))
+        game.set_window_visible(False)
+        game.set_sound_enabled(False)
+        game.set_mode(vzd.Mode.PLAYER)
+        game.set_screen_format(vzd.ScreenFormat.RGB24)
+        game.set_screen_resolution(getattr(vzd.ScreenResolution, cfg.env.resolution))
+        game.set_render_hud(False)
+        game.set_doom_skill(cfg.env.doom_skill)
+        game.set_episode_timeout(0)  # the cap is ours (max_steps), so truncation is explicit
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            signal.signal(signal.SIGINT, _deferring(KeyboardInterrupt))
+        game.init()
+        # The Doom engine is a separate process that outlives ours unless close() is called
+        # (and it ignores SIGTERM). Close it at exit, also in multiprocessing workers, which
+        # skip atexit; see worker_init for Pool.terminate().
+        multiprocessing.util.Finalize(self, game.close, exitpriority=0)
+        buttons = list(game.get_available_buttons())
+        self._left = [int(b == vzd.Button.MOVE_LEFT) for b in buttons]
+        self._right = [int(b == vzd.Button.MOVE_RIGHT) for b in buttons]
+        self._none = [0] * len(buttons)
+        self.game = game
+        self.obs = None
+        self.frame = None  # last full-size frame (ViZDoom has no state once the episode ended)
+        self.steps = 0
+
+    def button_vector(self, action):
+        a = float(np.asarray(action, dtype=np.float32).reshape(-1)[0])
+        if a < -self.THRESHOLD:
+            return self._left
+        if a > self.THRESHOLD:
+            return self._right
+        return self._none
+
+    def _grab(self):
+        self.frame = self.game.get_state().screen_buffer.copy()
+        return resize(self.frame)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        # An explicit seed seeds Doom directly; otherwise draw one from np_random, so that
+        # a sequence of resets after one seeded reset is reproducible too.
+        doom_seed = seed if seed is not None else int(self.np_random.integers(2**31))
+        self.game.set_seed(int(doom_seed) % 2**32)
+        _game_call(self.game.new_episode)
+        self.steps = 0
+        self.obs = self._grab()
+        return self.obs, {}
+
+    def step(self, action):
+        if self.game.is_episode_finished():
+            raise RuntimeError("step() after the episode ended; call reset()")
+        reward = float(_game_call(self.game.make_action, self.button_vector(action), self.frame_skip))
+        self.steps += 1
+        terminated = self.game.is_episode_finished()
+        if not terminated:
+            self.obs = self._grab()  # else: keep the last frame the agent saw
+        truncated = not terminated and self.steps >= self.max_steps
+        return self.obs, reward, terminated, truncated, {}
+
+    def render(self):
+        return None if self.frame is None else self.frame.copy()
+
+    def close(self):
+        if getattr(self, "game", None) is not None:
+            self.game.close()
+            self.game = None
+
+
+def make_env(cfg, render_mode=None):
+    if cfg.experiment == "carracing":
+        return CarRacing(cfg, render_mode=render_mode)
+    if cfg.experiment == "doom":
+        return DoomTakeCover(cfg, render_mode=render_mode)
+    raise ValueError(f"unknown experiment {cfg.experiment!r}; expected carracing or doom")
+
+
+def action_size(cfg):
+    return {"carracing": 3, "doom": 1}[cfg.experiment]
+
+
+class RandomPolicy:
+    """The data-collection policy: a random action held for randint(repeat_min, repeat_max+1) steps.
+
+    Doom (orig doomrnn/extract.py): action = rand * 2 - 1, so left / none / right are equally likely.
+    CarRacing: the original drove a controller with tiny random weights (steer ~ 0, gas ~ 0.5,
+    brake ~ 0): the car goes straight, leaves the track at the first corner and is out of the
+    playfield after ~270 steps (measured here). So that the data shows the car driving on and
+    around the track, through turns, curbs and grass, for the whole episode, we hold for 1..10
+    steps: steer uniform in [-STEER, STEER] (full range: arcs and spins near the track, not
+    straight lines away from it), gas uniform in [GAS_MIN, 1] (the car always moves), and a
+    brake uniform in [0, 1] only with probability BRAKE_P (a held brake stops the car).
+    Measured here (4 episodes of 1000 steps): mean hull speed ~18 (Box2D units/s), 6-28 tiles
+    visited, wheels on the track 23% and road in view in ~60% of frames, vs 35% / 32% for the
+    original's near-constant action; smaller steering ranges (0.3, 0.5) showed less road.
+    """
+
+    STEER = 1.0
+    GAS_MIN = 0.3
+    BRAKE_P = 0.1
+
+    def __init__(self, cfg, rng):
+        self.experiment = cfg.experiment
+        self.rng = rng
+        self.repeat = (cfg.data.repeat_min, cfg.data.repeat_max)
+        self.left = 0
+        self.action = None
+
+    def sample(self):
+        r = self.rng
+        if self.experiment == "doom":
+            return np.array([r.random() * 2.0 - 1.0], dtype=np.float32)
+        brake = r.random() if r.random() < self.BRAKE_P else 0.0
+        return np.array([r.uniform(-self.STEER, self.STEER), r.uniform(self.GAS_MIN, 1.0), brake], dtype=np.float32)
+
+    def act(self):
+        if self.left <= 0:
+            self.action = self.sample()
+            self.left = int(self.rng.integers(self.repeat[0], self.repeat[1] + 1))
+        self.left -= 1
+        return self.action.copy()

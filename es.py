@@ -1,0 +1,343 @@
+"""CMA-ES for the controller (paper A.4; orig es.py `CMAES` and train.py), generic over the evaluation.
+
+    def rollouts(params, seeds, trials):   # top-level (picklable); params (k, n), seeds (k,)
+        return rewards                     # (k, trials): the reward of each rollout
+
+    def main(executor):                    # executor: an MPI pool on rank 0, None in 1 process
+        es.train(rollouts, n_params, es.Settings.from_config(cfg.controller, cfg.seed),
+                 ckpt_path, out_dir, executor)
+
+    es.run_main(main)                      # python script.py   or   mpiexec -n N python script.py
+
+Under `mpiexec -n N` rank 0 runs `main` (CMA-ES, checkpoints, outputs) and ranks 1..N-1 are
+mpi4py.futures workers; with one process everything runs in-process. A task is a chunk of
+`chunk` candidates (0: an even split, one task per worker) with their seeds; a candidate's seed
+depends only on (seed, generation, index) and results are gathered in candidate order, so a
+seed gives the same history for any N, provided the evaluation of a candidate does not depend
+on which others share its task (npmodels/dream are batch-invariant for this). A worker that
+raises or dies ends the whole run, non-zero.
+
+Fitness = mean reward over `trials` rollouts - weight_decay * mean(params**2) (orig es.py
+compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0, sigma0,
+popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). After every generation the
+CMA-ES object (with the RNG it samples from), the history and the best params are pickled
+atomically to `ckpt_path`: the same command continues where it stopped, a kill loses at most
+the generation in progress. Every `eval_every` generations (and at the last) the mean solution
+is scored over `eval_episodes` rollouts (orig train.py); the best-scored mean is the shipped
+controller.
+
+Outputs in `out_dir` (each written atomically, rewritten from the checkpoint):
+  history.json  settings, meta, "generations": [{generation, mean, best, worst (fitness),
+                reward_mean, sigma, seconds}], "evaluations": [{generation, mean, std, episodes,
+                seconds, improved}], best_eval, best_candidate
+  best.npz      the shipped controller (best evaluated mean): params, generation, eval_mean, eval_std
+  mean.npz      the current CMA-ES mean: params, generation
+"""
+import json
+import os
+import pickle
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+CKPT_VERSION = 1
+# Settings a checkpoint must share with the command that resumes it (generations, eval_every
+# and eval_episodes may change, e.g. to extend a run; chunk only batches the same work).
+IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed")
+
+
+@dataclass
+class Settings:
+    population: int = 64       # paper A.4
+    trials: int = 16           # paper A.4: rollouts per candidate, averaged
+    sigma0: float = 0.1        # orig train.py sigma_init
+    weight_decay: float = 0.01  # orig es.py
+    generations: int = 2000
+    eval_every: int = 25       # orig train.py eval_steps
+    eval_episodes: int = 1024  # orig train.py: the mean is scored over population * trials runs
+    seed: int = 0
+    chunk: int = 0             # candidates per task; 0: population / workers (one batched task each)
+
+    @classmethod
+    def from_config(cls, c, seed):
+        return cls(population=c.population, trials=c.trials, sigma0=c.sigma0, weight_decay=c.weight_decay,
+                   generations=c.generations, eval_every=c.eval_every, eval_episodes=c.eval_episodes,
+                   seed=seed, chunk=c.chunk)
+
+
+class EvaluationError(RuntimeError):
+    """An evaluation task failed (on a worker or in-process); the message carries its traceback."""
+
+
+# ----------------------------------------------------------------------------- MPI
+def mpi_size():
+    """Processes in this run, read from the launcher's environment (no MPI import needed)."""
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        if os.environ.get(var):
+            return int(os.environ[var])
+    return 1
+
+
+def run_main(main):
+    """Run main(executor) on rank 0 and serve evaluation tasks on the other ranks.
+
+    One process: main(None), tasks run in-process. Under mpiexec: rank 0 gets an
+    mpi4py.futures pool of the other ranks; any exception (or a non-zero exit) on rank 0,
+    including a failed task, prints its message and calls MPI Abort, which ends every rank
+    with a non-zero status instead of leaving workers waiting.
+    """
+    if mpi_size() == 1:
+        return main(None)
+    from mpi4py import MPI
+    from mpi4py.futures import MPICommExecutor
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() == 1:
+        return main(None)
+    with MPICommExecutor(comm, root=0) as executor:
+        if executor is None:
+            return None  # a worker: rank 0 has shut the pool down; just exit
+        try:
+            return main(executor)
+        except SystemExit as e:
+            if e.code in (None, 0):
+                return None
+            print(e.code if isinstance(e.code, str) else f"exit status {e.code}", file=sys.stderr)
+        except EvaluationError as e:  # its message holds the worker's traceback
+            print(f"\n[es] evaluation failed: {e}", file=sys.stderr)
+        except BaseException:  # noqa: BLE001 (KeyboardInterrupt too: never leave workers behind)
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        print(f"[es] rank 0 failed: aborting all {comm.Get_size()} MPI processes", file=sys.stderr, flush=True)
+        comm.Abort(1)
+
+
+def _run_task(fn, params, seeds, trials):
+    """Executed on a worker: returns (k, trials) float64 rewards or raises EvaluationError."""
+    try:
+        out = np.asarray(fn(params, seeds, trials), dtype=np.float64)
+    except BaseException:  # noqa: BLE001
+        host = os.uname().nodename
+        raise EvaluationError(f"task (candidates with seeds {list(map(int, seeds))}) failed in pid {os.getpid()} "
+                              f"on {host}:\n{traceback.format_exc()}") from None
+    if out.shape != (len(params), trials):
+        raise EvaluationError(f"evaluation function returned shape {out.shape}, expected {(len(params), trials)}")
+    if not np.all(np.isfinite(out)):
+        raise EvaluationError(f"evaluation function returned non-finite rewards for seeds {list(map(int, seeds))}")
+    return out
+
+
+def task_size(chunk, count, executor=None):
+    """Candidates per task: `chunk`, or for chunk <= 0 an even split, one task per worker."""
+    if chunk > 0:
+        return chunk
+    workers = 1 if executor is None else max(1, getattr(executor, "num_workers", mpi_size() - 1))
+    return max(1, -(-count // workers))
+
+
+def evaluate(fn, params, seeds, trials, executor=None, chunk=0):
+    """Rewards (len(params), trials) in candidate order; tasks of task_size(chunk) candidates."""
+    params = np.asarray(params)
+    seeds = np.asarray(seeds, dtype=np.int64)
+    chunk = task_size(chunk, len(params), executor)
+    starts = range(0, len(params), chunk)
+    tasks = [(params[i:i + chunk], seeds[i:i + chunk]) for i in starts]
+    if executor is None:
+        results = [_run_task(fn, p, s, trials) for p, s in tasks]
+    else:
+        futures = [executor.submit(_run_task, fn, p, s, trials) for p, s in tasks]
+        results = [f.result() for f in futures]  # re-raises a worker's EvaluationError
+    return np.concatenate(results, axis=0)
+
+
+def seeds_for(seed, kind, generation, count):
+    """Per-candidate seeds in [0, 2**31): a function of (seed, kind, generation, index) only."""
+    return np.array([np.random.SeedSequence([seed, kind, generation, i]).generate_state(1)[0] & 0x7FFFFFFF
+                     for i in range(count)], dtype=np.int64)
+
+
+TRAIN, EVAL = 0, 1
+
+
+# ----------------------------------------------------------------------------- files
+def _atomic_write(path, write, mode="wb"):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_json(path, data):
+    _atomic_write(path, lambda f: json.dump(data, f, indent=1), mode="w")
+
+
+def save_params(path, params, **meta):
+    """params (n,) float64 -> npz with `params` and scalar metadata (no pickles)."""
+    arrays = {"params": np.asarray(params, dtype=np.float64)}
+    arrays.update({k: np.asarray(v) for k, v in meta.items() if v is not None})
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_params(path, n_params=None):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: controller params not found")
+    with np.load(path, allow_pickle=False) as f:
+        if "params" not in f.files:
+            raise ValueError(f"{path}: no `params` array (has {sorted(f.files)})")
+        params = np.asarray(f["params"], dtype=np.float64).reshape(-1)
+    if n_params is not None and params.size != n_params:
+        raise ValueError(f"{path}: {params.size} params, but this controller has {n_params}")
+    if not np.all(np.isfinite(params)):
+        raise ValueError(f"{path}: params contain NaN or inf")
+    return params
+
+
+def load_checkpoint(path):
+    try:
+        with open(path, "rb") as f:
+            state = pickle.load(f)
+    except Exception as e:  # noqa: BLE001
+        raise SystemExit(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); "
+                         "delete it or use --redo to start again") from None
+    if not isinstance(state, dict) or state.get("version") != CKPT_VERSION:
+        raise SystemExit(f"{path}: not a version-{CKPT_VERSION} controller checkpoint; use --redo")
+    return state
+
+
+# ----------------------------------------------------------------------------- the loop
+def new_state(n_params, s):
+    import cma
+    np.random.seed(s.seed % 2**32)
+    # cma treats seed 0 as "seed from the clock", hence the +1.
+    opts = {"popsize": s.population, "seed": s.seed % (2**31 - 2) + 1,
+            "verbose": -9, "verb_disp": 0, "verb_log": 0}
+    cmaes = cma.CMAEvolutionStrategy(np.zeros(n_params), s.sigma0, opts)
+    return {"version": CKPT_VERSION, "settings": asdict(s), "n_params": n_params, "generation": 0,
+            "es": cmaes, "np_random": np.random.get_state(), "history": [], "evaluations": [],
+            "best_candidate": None, "best_eval": None, "meta": {}}
+
+
+def _check_resumable(state, n_params, s, path, identity):
+    old = state["settings"]
+    diff = [f"{k} {old[k]!r}->{getattr(s, k)!r}" for k in IDENTITY if old[k] != getattr(s, k)]
+    if state["n_params"] != n_params:
+        diff.append(f"n_params {state['n_params']}->{n_params}")
+    old_id = state.get("identity", {})
+    diff += [f"{k} {old_id.get(k)!r}->{v!r}" for k, v in identity.items() if old_id.get(k) != v]
+    if diff:
+        raise SystemExit(f"{path}: checkpoint was made with other settings ({', '.join(diff)}); "
+                         "use --redo to start again")
+
+
+def write_outputs(state, out_dir):
+    """history.json, mean.npz and best.npz from the checkpoint state (the single source of truth)."""
+    gen = state["generation"]
+    mean = np.asarray(state["es"].mean, dtype=np.float64)
+    save_params(os.path.join(out_dir, "mean.npz"), mean, generation=gen)
+    best = state["best_eval"]
+    if best is not None:
+        save_params(os.path.join(out_dir, "best.npz"), best["params"], generation=best["generation"],
+                    eval_mean=best["mean"], eval_std=best["std"])
+    summary = None
+    if best is not None:
+        summary = {k: v for k, v in best.items() if k != "params"}
+    save_json(os.path.join(out_dir, "history.json"), {
+        "settings": state["settings"], "n_params": state["n_params"], "generation": gen,
+        "finished": gen >= state["settings"]["generations"], "meta": state["meta"],
+        "best_eval": summary,
+        "best_candidate": None if state["best_candidate"] is None else
+        {k: v for k, v in state["best_candidate"].items() if k != "params"},
+        "generations": state["history"], "evaluations": state["evaluations"]})
+
+
+def evaluate_mean(fn, state, s, executor):
+    """Score the current mean over eval_episodes rollouts: ceil(eval_episodes / trials) rows of `trials`."""
+    mean = np.asarray(state["es"].mean, dtype=np.float64)
+    rows = max(1, -(-s.eval_episodes // s.trials))
+    seeds = seeds_for(s.seed, EVAL, state["generation"], rows)
+    rewards = evaluate(fn, np.tile(mean, (rows, 1)), seeds, s.trials, executor, s.chunk).reshape(-1)
+    return mean, rewards
+
+
+def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=None, identity=None, log=print,
+          progress=True):
+    """Run (or resume) CMA-ES up to s.generations; returns the final state dict.
+
+    meta: recorded in history.json. identity: values that must match to resume a checkpoint
+    (e.g. a hash of the world model the rollouts use).
+    """
+    identity = dict(identity or {})
+    from tqdm import tqdm
+    if redo and os.path.exists(ckpt_path):
+        os.remove(ckpt_path)
+    if os.path.exists(ckpt_path):
+        state = load_checkpoint(ckpt_path)
+        _check_resumable(state, n_params, s, ckpt_path, identity)
+        state["settings"] = asdict(s)
+        state["meta"] = dict(meta or {})
+        if state["generation"] >= s.generations:
+            write_outputs(state, out_dir)
+            log(f"[es] finished already: generation {state['generation']} of {s.generations} in {ckpt_path} "
+                "(use --redo to train again)")
+            return state
+        log(f"[es] resuming from generation {state['generation']} ({ckpt_path})")
+    else:
+        state = new_state(n_params, s)
+        state["identity"] = identity
+    state["meta"] = dict(meta or {})
+    write_outputs(state, out_dir)
+    cmaes = state["es"]
+    bar = tqdm(total=s.generations, initial=state["generation"], desc="CMA-ES", unit="gen",
+               disable=not progress, dynamic_ncols=True)
+    while state["generation"] < s.generations:
+        t0 = time.time()
+        gen = state["generation"]
+        # cma samples from np.random.randn: numpy's global RNG in the process that created it (a
+        # pickled copy of it after a resume). Keep it apart from draws the evaluation makes in-process.
+        np.random.set_state(state["np_random"])
+        solutions = cmaes.ask()
+        rng_after_ask = np.random.get_state()
+        params = np.array(solutions, dtype=np.float64)
+        rewards = evaluate(fn, params, seeds_for(s.seed, TRAIN, gen, len(params)), s.trials, executor, s.chunk)
+        fitness = rewards.mean(axis=1) - s.weight_decay * np.mean(params ** 2, axis=1)
+        np.random.set_state(rng_after_ask)
+        cmaes.tell(solutions, (-fitness).tolist())
+        state["np_random"] = np.random.get_state()
+        state["generation"] = gen = gen + 1
+        i = int(np.argmax(fitness))
+        if state["best_candidate"] is None or fitness[i] > state["best_candidate"]["fitness"]:
+            state["best_candidate"] = {"generation": gen, "fitness": float(fitness[i]),
+                                       "reward_mean": float(rewards[i].mean()), "params": params[i].copy()}
+        record = {"generation": gen, "mean": float(fitness.mean()), "best": float(fitness.max()),
+                  "worst": float(fitness.min()), "reward_mean": float(rewards.mean()),
+                  "sigma": float(cmaes.sigma), "seconds": time.time() - t0}
+        state["history"].append(record)
+        if gen % s.eval_every == 0 or gen == s.generations:
+            t1 = time.time()
+            mean, scores = evaluate_mean(fn, state, s, executor)
+            ev = {"generation": gen, "mean": float(scores.mean()), "std": float(scores.std()),
+                  "episodes": int(scores.size), "seconds": time.time() - t1}
+            best = state["best_eval"]
+            ev["improved"] = best is None or ev["mean"] > best["mean"]
+            if ev["improved"]:
+                state["best_eval"] = dict(ev, params=mean)
+            state["evaluations"].append(ev)
+            bar.write(f"[es] gen {gen}: mean solution scores {ev['mean']:.2f} +- {ev['std']:.2f} "
+                      f"over {ev['episodes']} rollouts" + (" (new best)" if ev["improved"] else ""))
+        _atomic_write(ckpt_path, lambda f: pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL))
+        write_outputs(state, out_dir)
+        bar.set_postfix(mean=f"{record['mean']:.2f}", best=f"{record['best']:.2f}",
+                        sigma=f"{record['sigma']:.3f}", refresh=False)
+        bar.update(1)
+    bar.close()
+    return state

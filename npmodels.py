@@ -1,0 +1,499 @@
+"""V, M and C in pure numpy: the rollout path, so that workers need no TensorFlow.
+
+    npmodels.save_world_model(path, "doom", 64, 1, 512, 5, True,
+                              vae.numpy_weights(), rnn.numpy_weights())   # arch.ConvVAE / arch.MDNRNN
+    wm = npmodels.WorldModel.load(path)
+    mu, logvar = wm.encode(frames_uint8)                 # (B, 64, 64, 3) -> (B, Z), (B, Z)
+    h, c = wm.initial_state(B)
+    h, c = wm.step(z, action, restart, h, c)             # one LSTM step (restart > 0.5 zeroes h, c first)
+    z_next, done = wm.sample_next(h, 1.15, rng)          # MDN sample at temperature tau
+    agent = npmodels.Agent(wm, params, rng); agent.reset(); action = agent.act(frame_uint8)
+
+Everything follows arch.py (Keras) and the authors' doomrnn.py:
+- MDN output per step: [done_logit (Doom only)] + per z-dim [logmix (K), mu (K), logstd (K)];
+  logmix normalised by logsumexp. Sampling at temperature tau: softmax(logmix / tau) picks a
+  component per dimension by inverse CDF (orig get_pi_idx), z = mu + exp(logstd) * N(0, 1) * sqrt(tau).
+  Doom's episode ends where done_logit > 0 (P(done) > 0.5).
+- LSTM: Keras LSTMCell (gates i, f, c, o; sigmoid recurrent activation). The last input channel is
+  the restart flag: where it is > 0.5, h and c are zeroed before the step; Doom (predict_done) also
+  feeds the flag to the LSTM, CarRacing does not (LSTM input [z, a]).
+- Controller: CarRacing [z, h] @ W (in, 3) + b -> steer tanh, gas (tanh + 1) / 2, brake clip(tanh, 0, 1);
+  Doom [z, c, h] @ W (in, 1), no bias -> tanh. Flat parameters: W row-major (in, out), then b.
+
+Batch invariance: with `WorldModel.batch_invariant` (default True) a row's result never depends on
+how many other rows share the batch, bit for bit. OpenBLAS computes a GEMM row differently when
+the product is tiny (GEMV for one row; "small matrix" kernels while M*N*K <= 1e6), so short batches
+are zero-padded up to `min_rows` rows before each matmul. This is what lets dream.dream_rollouts
+give identical results for a candidate however a population is split among workers.
+
+No TensorFlow, Keras or arch import here (tests compare against arch.py).
+"""
+import math
+import os
+import zipfile
+import zlib
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+import rollouts
+
+FORMAT_VERSION = 1
+ACTION_SIZE = {"carracing": 3, "doom": 1}
+META = ("format_version", "experiment", "z_size", "action_size", "hidden", "mixtures", "predict_done")
+ENCODER_CONVS = (("enc_conv1", 3, 32), ("enc_conv2", 32, 64), ("enc_conv3", 64, 128), ("enc_conv4", 128, 256))
+DECODER_DECONVS = (("dec_deconv1", 5, 1024, 128), ("dec_deconv2", 5, 128, 64),
+                   ("dec_deconv3", 6, 64, 32), ("dec_deconv4", 6, 32, 3))
+SMALL_GEMM_MNK = 1.0e6  # OpenBLAS (SkylakeX+) uses its small-matrix sgemm kernels up to M*N*K = 1e6
+
+
+# ----------------------------------------------------------------------------- shapes and I/O
+def vae_shapes(z_size):
+    """Expected VAE weight shapes by name (arch.ConvVAE.numpy_weights)."""
+    shapes = {}
+    for name, cin, cout in ENCODER_CONVS:
+        shapes[name + "_w"], shapes[name + "_b"] = (4, 4, cin, cout), (cout,)
+    for name in ("enc_fc_mu", "enc_fc_logvar"):
+        shapes[name + "_w"], shapes[name + "_b"] = (1024, z_size), (z_size,)
+    shapes["dec_fc_w"], shapes["dec_fc_b"] = (z_size, 1024), (1024,)
+    for name, k, cin, cout in DECODER_DECONVS:
+        shapes[name + "_w"], shapes[name + "_b"] = (k, k, cout, cin), (cout,)  # Keras (k, k, out, in)
+    return shapes
+
+
+def rnn_shapes(z_size, action_size, hidden, mixtures, predict_done):
+    """Expected MDN-RNN weight shapes by name (arch.MDNRNN.numpy_weights)."""
+    lstm_in = z_size + action_size + (1 if predict_done else 0)
+    out = z_size * mixtures * 3 + (1 if predict_done else 0)
+    return {"lstm_kernel": (lstm_in, 4 * hidden), "lstm_recurrent": (hidden, 4 * hidden),
+            "lstm_bias": (4 * hidden,), "head_w": (hidden, out), "head_b": (out,)}
+
+
+def _check_weights(kind, weights, shapes):
+    missing = sorted(set(shapes) - set(weights))
+    if missing:
+        raise ValueError(f"{kind} weights missing {missing}")
+    for name, shape in shapes.items():
+        arr = np.asarray(weights[name])
+        if arr.shape != tuple(shape):
+            raise ValueError(f"{kind} weight {name} has shape {arr.shape}, expected {tuple(shape)}")
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{kind} weight {name} is not finite floats ({arr.dtype})")
+
+
+def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, predict_done,
+                     vae_weights, rnn_weights, dtype="float32"):
+    """Write V and M to one .npz (arrays vae/<name>, rnn/<name>, meta/<key>), atomically.
+
+    dtype="float16" halves the file; outputs then differ from Keras by ~1e-3 (float32 is exact).
+    """
+    if experiment not in ACTION_SIZE:
+        raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float16, np.float32):
+        raise ValueError(f"dtype must be float16 or float32, got {dtype}")
+    _check_weights("vae", vae_weights, vae_shapes(z_size))
+    _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done))
+    arrays = {"meta/format_version": np.int64(FORMAT_VERSION), "meta/experiment": np.str_(experiment),
+              "meta/z_size": np.int64(z_size), "meta/action_size": np.int64(action_size),
+              "meta/hidden": np.int64(hidden), "meta/mixtures": np.int64(mixtures),
+              "meta/predict_done": np.bool_(predict_done)}
+    for kind, weights in (("vae", vae_weights), ("rnn", rnn_weights)):
+        for name, arr in weights.items():
+            arrays[f"{kind}/{name}"] = np.asarray(arr).astype(dtype)
+    rollouts.save(path, **arrays)
+
+
+def set_blas_threads(n):
+    """Best effort: set the thread count of the OpenBLAS that numpy loaded; returns the previous
+    count, or None where none was found. One thread per process is fastest for rollout workers
+    (e.g. one MPI rank per core): threads that oversubscribe the cores make OpenBLAS spin and
+    stall. Setting OPENBLAS_NUM_THREADS=1 before numpy is imported does the same."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("scipy_openblas", ""), ("openblas", "")):
+            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                previous = int(getter())
+                setter(int(n))
+                return previous
+    return None
+
+
+# ----------------------------------------------------------------------------- numeric helpers
+def _relu_(x):
+    return np.maximum(x, 0.0, out=x)
+
+
+def _sigmoid(x):
+    return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+def _conv2d_s2(x, w2d, b, k):
+    """'valid' 4x4 stride-2 convolution + ReLU via im2col (stride tricks) and one matmul."""
+    n, height, width, cin = x.shape
+    ho, wo = (height - k) // 2 + 1, (width - k) // 2 + 1
+    sb, sh, sw, sc = x.strides
+    windows = as_strided(x, (n, ho, wo, k, k, cin), (sb, 2 * sh, 2 * sw, sh, sw, sc), writeable=False)
+    y = windows.reshape(n * ho * wo, k * k * cin) @ w2d  # reshape copies: the im2col matrix
+    y += b
+    return _relu_(y).reshape(n, ho, wo, -1)
+
+
+def _deconv2d_s2(x, wmat, b, k, cout, activation):
+    """Keras Conv2DTranspose, 'valid', stride 2: out[2i + p, 2j + q] += x[i, j] @ w[p, q]."""
+    n, height, width, cin = x.shape
+    y = (x.reshape(-1, cin) @ wmat).reshape(n, height, width, k, k, cout)
+    out = np.zeros((n, 2 * (height - 1) + k, 2 * (width - 1) + k, cout), np.float32)
+    for p in range(k):
+        for q in range(k):
+            out[:, p:p + 2 * height - 1:2, q:q + 2 * width - 1:2, :] += y[:, :, :, p, q, :]
+    out += b
+    if activation == "relu":
+        return _relu_(out)
+    return _sigmoid(out)
+
+
+def _min_rows(k, n):
+    """Fewest rows for which OpenBLAS takes its regular (row-invariant) sgemm path for (M, k) @ (k, n)."""
+    return max(4, int(SMALL_GEMM_MNK // (k * n)) + 2)
+
+
+def mdn_noise(rng, n, z_size):
+    """The random numbers of one MDN sample for n rows: (uniform (n, Z) float64, normal (n, Z) float64).
+
+    Drawn in this order from `rng` (a numpy Generator) by every sampler here, so that a dream
+    stepped one rollout at a time and the batched dream_rollouts consume identical streams.
+    """
+    return rng.random((n, z_size)), rng.standard_normal((n, z_size))
+
+
+def sample_mdn(logmix, mu, logstd, temperature, u, eps):
+    """Sample z (B, Z) from mixtures (B, Z, K) at temperature tau, given the noise (mdn_noise).
+
+    As the original: softmax(logmix / tau) per dimension, component = first index whose CDF
+    reaches u (get_pi_idx), z = mu + exp(logstd) * eps * sqrt(tau). `logmix` need not be
+    normalised (softmax is shift invariant).
+    """
+    t = (0, 2, 1)
+    return _sample_kz(np.transpose(logmix, t), np.transpose(mu, t), np.transpose(logstd, t), temperature, u, eps)
+
+
+def _sample_kz(logmix, mu, logstd, temperature, u, eps):
+    """sample_mdn on (B, K, Z) arrays: the mixture axis in the middle, so every step is a (B, Z) op."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    K = logmix.shape[1]
+    logits = logmix / np.float32(temperature)
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))  # unnormalised softmax
+    target = np.asarray(u, np.float32) * prob.sum(axis=1)      # u * total: no division needed
+    cdf = prob[:, 0].copy()
+    idx = (cdf < target).astype(np.intp)
+    for k in range(1, K - 1):                                  # idx = #{k < K-1 : cdf_k < u}
+        cdf += prob[:, k]
+        idx += cdf < target
+    idx = idx[:, None, :]
+    mean = np.take_along_axis(mu, idx, axis=1)[:, 0]
+    std = np.exp(np.take_along_axis(logstd, idx, axis=1)[:, 0])
+    std *= np.asarray(eps, np.float32)
+    std *= np.float32(math.sqrt(temperature))
+    return mean + std
+
+
+# ----------------------------------------------------------------------------- world model
+class WorldModel:
+    """V (ConvVAE) and M (MDN-RNN) in numpy, float32. Build with `load(path)` or `from_keras(...)`."""
+
+    def __init__(self, experiment, z_size, action_size, hidden, mixtures, predict_done,
+                 vae_weights, rnn_weights, batch_invariant=True):
+        if experiment not in ACTION_SIZE:
+            raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
+        if action_size != ACTION_SIZE[experiment]:
+            raise ValueError(f"{experiment} has action_size {ACTION_SIZE[experiment]}, got {action_size}")
+        self.experiment, self.z_size, self.action_size = experiment, int(z_size), int(action_size)
+        self.hidden, self.mixtures, self.predict_done = int(hidden), int(mixtures), bool(predict_done)
+        self.batch_invariant = batch_invariant
+        _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done))
+        f32 = {k: np.asarray(v, np.float32) for k, v in rnn_weights.items()}
+        H = self.hidden
+        # One matmul for [x, h] @ [kernel; recurrent]. The i, f, o columns are pre-scaled by 1/2
+        # (exact in float) so that one tanh gives tanh(g) for the cell input and tanh(g / 2) for
+        # the gates, with sigmoid(g) = (tanh(g / 2) + 1) / 2.
+        scale = np.full(4 * H, 0.5, np.float32)
+        scale[2 * H:3 * H] = 1.0
+        self._lstm_w = np.ascontiguousarray(np.concatenate([f32["lstm_kernel"], f32["lstm_recurrent"]]) * scale)
+        self._lstm_b = f32["lstm_bias"] * scale
+        # Head columns reordered from the Keras layout [done] + per z-dim [logmix K, mu K, logstd K]
+        # to [done] + [logmix (K, Z), mu (K, Z), logstd (K, Z)]: sampling then works on (B, Z) slices.
+        off, K, Zs = int(self.predict_done), self.mixtures, self.z_size
+        order = list(range(off)) + [off + zi * 3 * K + part * K + k
+                                    for part in range(3) for k in range(K) for zi in range(Zs)]
+        self._head_w = np.ascontiguousarray(f32["head_w"][:, order])
+        self._head_b = f32["head_b"][order]
+        self._head_unorder = np.argsort(order)
+        self.min_rows = max(_min_rows(*self._lstm_w.shape), _min_rows(*self._head_w.shape))
+        self.has_vae = vae_weights is not None
+        if self.has_vae:
+            _check_weights("vae", vae_weights, vae_shapes(z_size))
+            v = {k: np.asarray(w, np.float32) for k, w in vae_weights.items()}
+            self._enc = []
+            for i, (name, cin, cout) in enumerate(ENCODER_CONVS):
+                w2d = v[name + "_w"].reshape(16 * cin, cout)  # (kh, kw, cin) rows, as the im2col columns
+                if i == 0:
+                    w2d = w2d / np.float32(255.0)  # uint8 frames: fold the /255 into the first layer
+                self._enc.append((np.ascontiguousarray(w2d), v[name + "_b"]))
+            self._enc_fc_w = np.ascontiguousarray(np.concatenate([v["enc_fc_mu_w"], v["enc_fc_logvar_w"]], 1))
+            self._enc_fc_b = np.concatenate([v["enc_fc_mu_b"], v["enc_fc_logvar_b"]])
+            self._dec_fc = (v["dec_fc_w"], v["dec_fc_b"])
+            self._dec = []
+            for name, k, cin, cout in DECODER_DECONVS:
+                wmat = np.ascontiguousarray(v[name + "_w"].transpose(3, 0, 1, 2).reshape(cin, k * k * cout))
+                self._dec.append((wmat, v[name + "_b"], k, cout))
+
+    @classmethod
+    def from_keras(cls, experiment, vae, rnn, **kwargs):
+        """From arch.ConvVAE and arch.MDNRNN instances (no file)."""
+        return cls(experiment, rnn.z_size, rnn.action_size, rnn.hidden, rnn.mixtures, rnn.predict_done,
+                   vae.numpy_weights() if vae is not None else None, rnn.numpy_weights(), **kwargs)
+
+    @classmethod
+    def load(cls, path, **kwargs):
+        """Read a file written by save_world_model; DataError naming the path if missing, corrupt or inconsistent."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise rollouts.DataError(f"{path}: world model file not found; run the stage that trains V and M")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+            raise rollouts.DataError(f"{path}: unreadable or corrupt world model .npz ({type(e).__name__}: {e}); "
+                                     "delete it and re-run the stage that wrote it") from None
+        missing = [k for k in META if "meta/" + k not in data]
+        if missing:
+            raise rollouts.DataError(f"{path}: not a world model file (missing meta {missing})")
+        try:
+            meta = {k: data["meta/" + k].item() for k in META}
+            if meta["format_version"] != FORMAT_VERSION:
+                raise ValueError(f"format_version {meta['format_version']}, expected {FORMAT_VERSION}")
+            vae = {k[4:]: v for k, v in data.items() if k.startswith("vae/")}
+            rnn = {k[4:]: v for k, v in data.items() if k.startswith("rnn/")}
+            return cls(str(meta["experiment"]), int(meta["z_size"]), int(meta["action_size"]), int(meta["hidden"]),
+                       int(meta["mixtures"]), bool(meta["predict_done"]), vae, rnn, **kwargs)
+        except (ValueError, TypeError) as e:
+            raise rollouts.DataError(f"{path}: inconsistent world model file: {e}") from None
+
+    # ------------------------------------------------------------------ V
+    def _need_vae(self):
+        if not self.has_vae:
+            raise RuntimeError("this WorldModel was built without VAE weights")
+
+    def encode(self, frames):
+        """uint8 frames (B, 64, 64, 3) -> (mu, logvar), each float32 (B, Z)."""
+        self._need_vae()
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[1:] != (64, 64, 3):
+            raise ValueError(f"encode expects uint8 frames (B, 64, 64, 3), got {frames.shape}")
+        x = frames.astype(np.float32)  # the /255 is folded into the first layer's weights
+        for w2d, b in self._enc:
+            x = _conv2d_s2(x, w2d, b, 4)
+        out = x.reshape(len(x), -1) @ self._enc_fc_w + self._enc_fc_b
+        return np.ascontiguousarray(out[:, :self.z_size]), np.ascontiguousarray(out[:, self.z_size:])
+
+    def decode(self, z):
+        """z (B, Z) -> float32 frames (B, 64, 64, 3) in [0, 1]."""
+        self._need_vae()
+        z = np.asarray(z, np.float32).reshape(-1, self.z_size)
+        w, b = self._dec_fc
+        x = (z @ w + b).reshape(-1, 1, 1, 1024)
+        for i, (wmat, bias, k, cout) in enumerate(self._dec):
+            x = _deconv2d_s2(x, wmat, bias, k, cout, "sigmoid" if i == len(self._dec) - 1 else "relu")
+        return x
+
+    # ------------------------------------------------------------------ M
+    def _mm(self, x, w):
+        n = len(x)
+        if self.batch_invariant and n < self.min_rows:
+            padded = np.zeros((self.min_rows, x.shape[1]), np.float32)
+            padded[:n] = x
+            return (padded @ w)[:n]
+        return x @ w
+
+    def initial_state(self, batch):
+        """Zero LSTM state (h, c), each float32 (batch, hidden)."""
+        return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
+
+    def step(self, z, action, restart, h, c):
+        """One LSTM step on input [z, action, restart] -> new (h, c).
+
+        z (B, Z); action (B, A); restart scalar or (B,): where > 0.5, h and c are zeroed first.
+        """
+        z = np.asarray(z, np.float32)
+        n, H, Z, A = len(z), self.hidden, self.z_size, self.action_size
+        restart = np.broadcast_to(np.asarray(restart, np.float32), (n,))
+        x = np.empty((n, self._lstm_w.shape[0]), np.float32)  # [z, a, (restart), h]
+        x[:, :Z] = z
+        x[:, Z:Z + A] = np.asarray(action, np.float32).reshape(n, A)
+        if self.predict_done:
+            x[:, Z + A] = restart
+        reset = restart > 0.5
+        h_in = x[:, -H:]
+        h_in[:] = h
+        c = np.asarray(c, np.float32)
+        if reset.any():
+            h_in[reset] = 0.0
+            c = np.where(reset[:, None], np.float32(0.0), c)
+        g = self._mm(x, self._lstm_w)
+        g += self._lstm_b
+        np.tanh(g, out=g)
+        g[:, :2 * H] *= 0.5
+        g[:, :2 * H] += 0.5  # sigmoid(i), sigmoid(f)
+        g[:, 3 * H:] *= 0.5
+        g[:, 3 * H:] += 0.5  # sigmoid(o)
+        c_new = g[:, H:2 * H] * c
+        c_new += g[:, :H] * g[:, 2 * H:3 * H]
+        h_new = np.tanh(c_new)
+        h_new *= g[:, 3 * H:]
+        return h_new, c_new
+
+    def _head(self, h):
+        """LSTM output h (B, H) -> MDN head output (B, output_width), columns reordered (see __init__)."""
+        out = self._mm(np.asarray(h, np.float32), self._head_w)
+        out += self._head_b
+        return out
+
+    def mdn_raw(self, h):
+        """LSTM output h (B, H) -> raw MDN head output (B, output_width) in the Keras/original layout."""
+        return self._head(h)[:, self._head_unorder]
+
+    def _split_kz(self, out):
+        """_head output -> (logmix unnormalised, mu, logstd) each (B, K, Z) views, done_logit (B,) or None."""
+        done_logit = out[:, 0] if self.predict_done else None
+        parts = out[:, int(self.predict_done):].reshape(len(out), 3, self.mixtures, self.z_size)
+        return parts[:, 0], parts[:, 1], parts[:, 2], done_logit
+
+    def mdn(self, h):
+        """h (B, H) -> (logmix normalised over K, mu, logstd) each (B, Z, K), done_logit (B,) or None."""
+        logmix, mu, logstd, done_logit = self._split_kz(self._head(h))
+        m = logmix.max(axis=1, keepdims=True)
+        logmix = logmix - (m + np.log(np.exp(logmix - m).sum(axis=1, keepdims=True)))
+        t = (0, 2, 1)
+        return (np.ascontiguousarray(logmix.transpose(t)), np.ascontiguousarray(mu.transpose(t)),
+                np.ascontiguousarray(logstd.transpose(t)), None if done_logit is None else done_logit.copy())
+
+    def sample_next_with(self, h, temperature, u, eps):
+        """As sample_next, with the noise given (see mdn_noise)."""
+        logmix, mu, logstd, done_logit = self._split_kz(self._head(h))
+        z = _sample_kz(logmix, mu, logstd, temperature, u, eps)
+        done = done_logit > 0 if self.predict_done else np.zeros(len(z), bool)
+        return z, done
+
+    def sample_next(self, h, temperature, rng):
+        """Sample z_{t+1} (B, Z) float32 and done (B,) bool (done_logit > 0; all False without a done head)."""
+        u, eps = mdn_noise(rng, len(h), self.z_size)
+        return self.sample_next_with(h, temperature, u, eps)
+
+
+# ----------------------------------------------------------------------------- C
+def controller_input_size(experiment, z_size, hidden):
+    """CarRacing [z, h]; Doom [z, c, h] (orig doomrnn)."""
+    return z_size + hidden * (2 if experiment == "doom" else 1)
+
+
+def controller_size(experiment, z_size, hidden):
+    """Number of controller parameters: W (in, out) and, for CarRacing, b (out,)."""
+    out = ACTION_SIZE[experiment]
+    return controller_input_size(experiment, z_size, hidden) * out + (out if experiment != "doom" else 0)
+
+
+def controller_features(experiment, z, h, c):
+    """Controller input: CarRacing [z, h]; Doom [z, c, h] (last axis)."""
+    parts = [z, c, h] if experiment == "doom" else [z, h]
+    return np.concatenate([np.asarray(p, np.float32) for p in parts], axis=-1)
+
+
+def controller_weights(experiment, params, n_in):
+    """Flat params (n,) or (P, n) -> W (.., n_in, out) and b (.., out) (zeros for Doom)."""
+    out = ACTION_SIZE[experiment]
+    params = np.asarray(params, np.float32)
+    n = n_in * out + (out if experiment != "doom" else 0)
+    if params.shape[-1] != n or params.ndim not in (1, 2):
+        raise ValueError(f"{experiment} controller with {n_in} inputs expects {n} parameters "
+                         f"(shape (n,) or (P, n)), got shape {params.shape}")
+    lead = params.shape[:-1]
+    w = params[..., :n_in * out].reshape(lead + (n_in, out))
+    b = params[..., n_in * out:] if experiment != "doom" else np.zeros(lead + (out,), np.float32)
+    return w, b
+
+
+def squash(experiment, y):
+    """Linear outputs -> actions: tanh, then CarRacing's gas (tanh+1)/2 and brake clip(tanh, 0, 1)."""
+    a = np.tanh(y)
+    if experiment == "carracing":
+        a[..., 1] = (a[..., 1] + 1.0) / 2.0
+        a[..., 2] = np.clip(a[..., 2], 0.0, 1.0)
+    return a
+
+
+def controller_act(experiment, params, features):
+    """Actions (P, action_size) float32.
+
+    params (n,): one controller for every row of features (B, in) (or one row (in,) -> (action_size,)).
+    params (P, n): row p of features (P, in) is acted on by controller p (a batched population).
+    """
+    features = np.asarray(features, np.float32)
+    w, b = controller_weights(experiment, params, features.shape[-1])
+    if w.ndim == 2:
+        y = features @ w + b
+    else:
+        if features.ndim != 2 or len(features) != len(w):
+            raise ValueError(f"params for {len(w)} controllers need features (P, in), got {features.shape}")
+        y = np.matmul(features[:, None, :], w)[:, 0] + b
+    return squash(experiment, y).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- agent for the real game
+class Agent:
+    """V + M + C acting in the real game, one frame at a time (the paper's rollout loop).
+
+    act(frame): z = mu + exp(logvar / 2) * eps from the encoder (as the original sampled it),
+    action from [z, h] (Doom: [z, c, h]), then M advances with (z, action, restart) where restart
+    is 1 on the first step after reset. params=None gives zero actions (for timing).
+    """
+
+    def __init__(self, world_model, params, rng=None):
+        self.wm = world_model if isinstance(world_model, WorldModel) else WorldModel.load(world_model)
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.n_in = controller_input_size(self.wm.experiment, self.wm.z_size, self.wm.hidden)
+        self.params = None
+        if params is not None:
+            self.params = np.asarray(params, np.float32).reshape(-1)
+            controller_weights(self.wm.experiment, self.params, self.n_in)  # checks the size
+        self.reset()
+
+    def reset(self):
+        self.h, self.c = self.wm.initial_state(1)
+        self.z = None
+        self.restart = 1.0
+
+    def act(self, frame):
+        mu, logvar = self.wm.encode(np.asarray(frame, np.uint8)[None])
+        eps = self.rng.standard_normal(mu.shape).astype(np.float32)
+        self.z = mu + np.exp(logvar / 2.0) * eps
+        if self.params is None:
+            action = np.zeros((1, self.wm.action_size), np.float32)
+        else:
+            features = controller_features(self.wm.experiment, self.z, self.h, self.c)
+            action = controller_act(self.wm.experiment, self.params, features)
+        self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
+        self.restart = 0.0
+        return action[0]

@@ -1,0 +1,250 @@
+"""The dream (M as an environment) and the batched dream_rollouts, on small random world models."""
+import os
+import sys
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import dream  # noqa: E402
+import npmodels  # noqa: E402
+import rollouts  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Small matmuls run faster on one thread, and much faster on a busy machine."""
+    previous = npmodels.set_blas_threads(1)
+    yield
+    if previous is not None:
+        npmodels.set_blas_threads(previous)
+
+
+Z, H, K = 16, 64, 5   # H = 64: the MDN head is in OpenBLAS's small-matrix range (padding matters)
+DONE_BIAS = -0.3      # done_logit hovers around 0: episodes last ~40 steps (1 to ~200)
+
+
+def random_weights(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0):
+    """Arguments of npmodels.WorldModel / save_world_model: random V and M (numpy, no Keras),
+    M's done head biased so that Doom episodes end. gain > 1 scales the LSTM weights (chaotic M)."""
+    rng = np.random.default_rng(seed)
+    A, pd = npmodels.ACTION_SIZE[experiment], experiment == "doom"
+    vae = {}
+    for name, shape in npmodels.vae_shapes(Z).items():
+        fan_in = np.prod(shape) / shape[-2] if len(shape) == 4 else shape[0]
+        vae[name] = (rng.standard_normal(shape) / np.sqrt(fan_in) if len(shape) > 1
+                     else np.zeros(shape)).astype(np.float32)
+    rnn = {name: (rng.standard_normal(shape) / np.sqrt(shape[0]) if len(shape) > 1 else np.zeros(shape))
+           .astype(np.float32) for name, shape in npmodels.rnn_shapes(Z, A, H, K, pd).items()}
+    rnn["lstm_kernel"] *= gain
+    rnn["lstm_recurrent"] *= gain
+    if pd:
+        rnn["head_b"][0] = done_bias
+    return experiment, Z, A, H, K, pd, vae, rnn
+
+
+def random_world_model(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0, **kwargs):
+    return npmodels.WorldModel(*random_weights(experiment, done_bias, seed, gain), **kwargs)
+
+
+def initial_z(n=20, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, Z)).astype(np.float32), np.full((n, Z), -2.0, np.float32)
+
+
+def controllers(experiment, count, seed=2, scale=0.3):
+    n = npmodels.controller_size(experiment, Z, H)
+    return (np.random.default_rng(seed).standard_normal((count, n)) * scale).astype(np.float32)
+
+
+def run_env(env, params, seed):
+    """Steps until the episode ends; returns (steps, total reward, observations)."""
+    obs, _ = env.reset(seed=seed)
+    observations, total = [obs], 0.0
+    while True:
+        action = npmodels.controller_act(env.unwrapped.experiment, params, obs[None])[0]
+        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        total += reward
+        if terminated or truncated:
+            return len(observations) - 1, total, np.array(observations)
+
+
+@pytest.fixture(scope="module")
+def doom():
+    return random_world_model("doom")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dream")
+    wm_path, z_path = str(d / "world_model.npz"), str(d / "initial_z.npz")
+    npmodels.save_world_model(wm_path, *random_weights("doom"))
+    mu, logvar = initial_z()
+    rollouts.save(z_path, mu=mu, logvar=logvar)
+    return wm_path, z_path
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("experiment", ["doom", "carracing"])
+def test_check_env(experiment):
+    wm = random_world_model(experiment)
+    env = dream.DreamEnv(wm, initial_z(), render_mode="rgb_array")
+    check_env(env, skip_render_check=False)
+    n_in = Z + H * (2 if experiment == "doom" else 1)
+    assert env.observation_space.shape == (n_in,) and env.action_space.shape == (wm.action_size,)
+
+
+def test_make_registered(files):
+    wm_path, z_path = files
+    env = gymnasium.make("WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30)
+    obs, _ = env.reset(seed=3)
+    assert obs.dtype == np.float32 and obs.shape == (Z + 2 * H,)
+    # Doom features [z, c, h]: c and h are zero after reset, z comes from an initial (mu, logvar)
+    assert np.all(obs[Z:] == 0) and np.any(obs[:Z] != 0)
+    steps, total, _ = run_env(env, controllers("doom", 1)[0], seed=3)
+    assert 1 <= steps <= 30 and total == steps
+    env.close()
+
+
+def test_reset_seed_determinism(doom):
+    env = dream.DreamEnv(doom, initial_z(), max_steps=50)
+    params = controllers("doom", 1)[0]
+    a = run_env(env, params, seed=11)
+    b = run_env(env, params, seed=11)
+    c = run_env(env, params, seed=12)
+    assert a[0] == b[0] and np.array_equal(a[2], b[2])
+    assert not (a[0] == c[0] and np.array_equal(a[2][:2], c[2][:2]))
+
+
+def test_terminated_truncated_rewards():
+    mu, logvar = initial_z()
+    dies = dream.DreamEnv(random_world_model("doom", done_bias=50.0), (mu, logvar), max_steps=5)
+    dies.reset(seed=0)
+    _, reward, terminated, truncated, _ = dies.step(np.zeros(1, np.float32))
+    assert (reward, terminated, truncated) == (1.0, True, False)
+
+    lives = dream.DreamEnv(random_world_model("doom", done_bias=-50.0), (mu, logvar), max_steps=7)
+    lives.reset(seed=0)
+    flags = [lives.step(np.zeros(1, np.float32))[1:4] for _ in range(7)]
+    assert flags == [(1.0, False, False)] * 6 + [(1.0, False, True)]
+
+    car = dream.DreamEnv(random_world_model("carracing"), (mu, logvar), max_steps=4)
+    car.reset(seed=0)
+    flags = [car.step(np.array([0.1, 0.5, 0.0], np.float32))[1:4] for _ in range(4)]
+    assert flags == [(0.0, False, False)] * 3 + [(0.0, False, True)]
+
+    with pytest.raises(ValueError, match="done head"):
+        dream.dream_rollouts(car.wm, mu, logvar, controllers("carracing", 1), 1, seed=0)
+
+
+def test_render(doom):
+    env = dream.DreamEnv(doom, initial_z(), render_mode="rgb_array", render_scale=2)
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.shape == (128, 128, 3)
+    env.step(np.zeros(1, np.float32))
+    frame2 = env.render()
+    assert frame2.shape == (128, 128, 3) and not np.array_equal(frame, frame2)
+    small = dream.DreamEnv(doom, initial_z(), render_mode="rgb_array")
+    small.reset(seed=0)
+    expected = np.rint(doom.decode(small.z)[0] * 255).astype(np.uint8)
+    assert np.array_equal(small.render(), expected) and np.array_equal(frame[::2, ::2], expected)
+    assert dream.DreamEnv(doom, initial_z()).render() is None
+
+
+def test_initial_z_errors(doom, tmp_path):
+    with pytest.raises(rollouts.DataError, match="missing_z.npz"):
+        dream.DreamEnv(doom, str(tmp_path / "missing_z.npz"))
+    wrong = str(tmp_path / "wrong_z.npz")
+    rollouts.save(wrong, mu=np.zeros((3, Z + 1), np.float32), logvar=np.zeros((3, Z + 1), np.float32))
+    with pytest.raises(rollouts.DataError, match="wrong_z.npz"):
+        dream.DreamEnv(doom, wrong)
+
+
+def test_batched_equals_env_stepped_one_at_a_time(doom):
+    """Same seed per candidate, trials=1: dream_rollouts reproduces DreamEnv exactly."""
+    mu, logvar = initial_z()
+    params = controllers("doom", 6)
+    seeds = [101, 7, 55, 3, 999, 12]
+    batched = dream.dream_rollouts(doom, mu, logvar, params, trials=1, temperature=1.15, max_steps=80, seed=seeds)
+    env = dream.DreamEnv(doom, (mu, logvar), temperature=1.15, max_steps=80)
+    single = [run_env(env, params[p], seeds[p])[1] for p in range(6)]
+    assert batched.shape == (6, 1)
+    np.testing.assert_array_equal(batched[:, 0], single)
+    assert len(set(single)) > 2  # lengths vary
+
+
+def test_batched_agrees_in_distribution(doom):
+    """200 episodes each, independent random streams: episode lengths from the same distribution."""
+    from scipy import stats
+    mu, logvar = initial_z()
+    params = controllers("doom", 1, seed=5)
+    batched = dream.dream_rollouts(doom, mu, logvar, params, trials=200, temperature=1.15, max_steps=300,
+                                   seed=2024)[0]
+    env = dream.DreamEnv(doom, (mu, logvar), temperature=1.15, max_steps=300)
+    single = np.array([run_env(env, params[0], seed=10_000 + i)[0] for i in range(200)])
+    se = np.sqrt(batched.var() / 200 + single.var() / 200)
+    assert abs(batched.mean() - single.mean()) < 4 * se, (batched.mean(), single.mean(), se)
+    assert stats.ks_2samp(batched, single).pvalue > 1e-3
+    assert 15 < single.mean() < 120 and single.max() < 300  # episodes do end, after tens of steps
+    # and a different temperature gives a different distribution (the test can tell them apart)
+    cold = dream.dream_rollouts(doom, mu, logvar, params, trials=200, temperature=0.3, max_steps=300, seed=1)[0]
+    assert stats.ks_2samp(cold, single).pvalue < 1e-3
+
+
+def _blas_rows_depend_on_batch(wm):
+    x = np.random.default_rng(0).standard_normal((128, wm.hidden)).astype(np.float32)
+    full = x @ wm._head_w
+    return any(not np.array_equal(x[:m] @ wm._head_w, full[:m]) for m in (1, 2, 8, 32, 64))
+
+
+@pytest.mark.parametrize("batch_invariant", [True, False])
+def test_chunking_invariance_and_determinism(doom, batch_invariant):
+    """A candidate's result depends only on (its seed, its params), however the population is split.
+
+    Uses a chaotic M with long episodes, where the last-bit differences of a batch-size dependent
+    matmul grow into different episode lengths: without npmodels' padding (batch_invariant=False)
+    the split results do differ, which shows that this test can tell.
+    """
+    wm = random_world_model("doom", done_bias=-1.0, gain=4.0, batch_invariant=batch_invariant)
+    mu, logvar = initial_z()
+    P, trials = 8, 12  # the full batch (96 rows) starts above min_rows (66), the chunks below
+    assert P * trials > wm.min_rows > 4 * trials
+    params = controllers("doom", P, seed=9)
+    seeds = dream.candidate_seeds(0, 3, P)
+    full = dream.dream_rollouts(wm, mu, logvar, params, trials, 1.15, 300, seed=seeds)
+    assert full.shape == (P, trials) and full.dtype == np.float64
+    assert len(np.unique(full)) > 10 and 100 < full.mean() < 300
+    parts = np.concatenate([dream.dream_rollouts(wm, mu, logvar, params[a:b], trials, 1.15, 300, seed=seeds[a:b])
+                            for a, b in ((0, 1), (1, 5), (5, 8))])
+    if not batch_invariant:
+        if not _blas_rows_depend_on_batch(wm):
+            pytest.skip("this BLAS computes rows identically at any batch size: nothing to show")
+        assert not np.array_equal(parts, full)
+        return
+    np.testing.assert_array_equal(parts, full)
+    # other companions in the batch (and another position) do not change candidates 5 and 2
+    mixed = dream.dream_rollouts(wm, mu, logvar, np.stack([params[5], params[2], params[0] * 3]), trials, 1.15,
+                                 300, seed=[seeds[5], seeds[2], 17])
+    np.testing.assert_array_equal(mixed[:2], full[[5, 2]])
+    # an int seed is deterministic; another seed gives other results
+    a = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=4)
+    b = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=4)
+    c = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert len(np.unique(seeds)) == P and not np.array_equal(seeds, dream.candidate_seeds(0, 4, P))
+
+
+def test_max_steps_cap():
+    wm = random_world_model("doom", done_bias=-50.0)
+    mu, logvar = initial_z()
+    out = dream.dream_rollouts(wm, mu, logvar, controllers("doom", 3), 2, temperature=1.0, max_steps=9, seed=0)
+    np.testing.assert_array_equal(out, np.full((3, 2), 9.0))
+    dies = random_world_model("doom", done_bias=50.0)
+    np.testing.assert_array_equal(dream.dream_rollouts(dies, mu, logvar, controllers("doom", 2), 3, max_steps=9,
+                                                       seed=[1, 2]), np.ones((2, 3)))

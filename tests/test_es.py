@@ -1,0 +1,198 @@
+"""es.py: CMA-ES on a toy quadratic, in-process and under mpiexec (real subprocesses, real kills).
+
+The toy objective -||x - target||^2 (+ small seeded noise per rollout) has its optimum at a
+known point. MPICH's mpiexec (hydra) needs no extra flags here, also as root in a container
+(unlike Open MPI's --allow-run-as-root / --oversubscribe).
+"""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import es
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+N = 10
+TARGET = np.linspace(-1.0, 1.0, N)
+
+TOY = f"""
+import os, sys, time
+sys.path.insert(0, {ROOT!r})
+import numpy as np
+import es
+
+TARGET = np.linspace(-1.0, 1.0, {N})
+FAIL, SLEEP = os.environ.get("TOY_FAIL", ""), float(os.environ.get("TOY_SLEEP", "0"))
+
+
+def rollouts(params, seeds, trials):
+    if FAIL and es.mpi_size() > 1:
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.Get_rank() != 0:  # only ever on a worker
+            if FAIL == "raise":
+                raise ValueError("toy failure in a worker")
+            os._exit(3)  # FAIL == "die": the worker process disappears
+    time.sleep(SLEEP)
+    out = np.empty((len(params), trials))
+    for i, (p, s) in enumerate(zip(params, seeds)):
+        out[i] = -np.sum((p - TARGET) ** 2) + np.random.default_rng(int(s)).normal(0, 0.01, trials)
+    return out
+
+
+def main(executor):
+    out, generations = sys.argv[1], int(sys.argv[2])
+    s = es.Settings(population=8, trials=2, sigma0=0.5, weight_decay=0.01, generations=generations,
+                    eval_every=5, eval_episodes=4, seed=3, chunk=2)
+    es.train(rollouts, {N}, s, os.path.join(out, "ckpt.pkl"), out, executor, progress=False)
+
+
+es.run_main(main)
+"""
+
+
+def toy_quadratic(params, seeds, trials):
+    return np.stack([-np.sum((p - TARGET) ** 2) + np.random.default_rng(int(s)).normal(0, 0.01, trials)
+                     for p, s in zip(params, seeds)])
+
+
+def settings(**kw):
+    base = dict(population=8, trials=2, sigma0=0.5, weight_decay=0.01, generations=40, eval_every=10,
+                eval_episodes=4, seed=1, chunk=3)
+    return es.Settings(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("toy") / "toy.py"
+    path.write_text(TOY)
+    return str(path)
+
+
+def launch(toy, out, generations, n=1, env=None, popen=False):
+    cmd = [sys.executable, toy, str(out), str(generations)]
+    if n > 1:
+        cmd = [MPIEXEC, "-n", str(n)] + cmd
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", **(env or {}))
+    if popen:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def history(out):
+    """history.json without wall times (the only part that may differ between equal runs)."""
+    h = json.load(open(os.path.join(out, "history.json")))
+    for rec in h["generations"] + h["evaluations"]:
+        rec.pop("seconds")
+    h["best_eval"].pop("seconds")
+    return h
+
+
+def test_improves_on_a_quadratic_and_ships_the_best_evaluated_mean(tmp_path):
+    s = settings()
+    state = es.train(toy_quadratic, N, s, str(tmp_path / "ckpt.pkl"), str(tmp_path / "out"), progress=False)
+    gens = state["history"]
+    assert len(gens) == 40 and [g["generation"] for g in gens] == list(range(1, 41))
+    assert gens[0]["best"] < -2.0 and gens[-1]["best"] > -0.3  # optimum: 0 - weight decay
+    assert gens[-1]["mean"] > gens[0]["mean"] + 2.0
+    h = json.load(open(tmp_path / "out" / "history.json"))
+    assert h["finished"] and [e["generation"] for e in h["evaluations"]] == [10, 20, 30, 40]
+    assert all(e["episodes"] == 4 for e in h["evaluations"])
+    best = max(h["evaluations"], key=lambda e: e["mean"])
+    shipped = np.load(tmp_path / "out" / "best.npz")
+    assert int(shipped["generation"]) == best["generation"] == h["best_eval"]["generation"]
+    assert np.sum((shipped["params"] - TARGET) ** 2) < 0.3
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "mean.npz")["params"], state["es"].mean)
+    # a finished run is skipped; --redo starts again
+    msgs = []
+    again = es.train(toy_quadratic, N, s, str(tmp_path / "ckpt.pkl"), str(tmp_path / "out"), log=msgs.append,
+                     progress=False)
+    assert again["generation"] == 40 and "finished already" in msgs[0]
+    redo = es.train(toy_quadratic, N, settings(generations=2), str(tmp_path / "ckpt.pkl"), str(tmp_path / "out"),
+                    redo=True, progress=False)
+    assert redo["generation"] == 2 and len(redo["history"]) == 2
+    # resuming with other settings is refused with a message naming the setting
+    with pytest.raises(SystemExit, match="population 8->6"):
+        es.train(toy_quadratic, N, settings(population=6, generations=4), str(tmp_path / "ckpt.pkl"),
+                 str(tmp_path / "out"), progress=False)
+
+
+def test_weight_decay_enters_the_fitness(tmp_path):
+    zero = lambda p, s, t: np.zeros((len(p), t))  # noqa: E731 (in-process only: need not pickle)
+    state = es.train(zero, N, settings(generations=1, weight_decay=2.0), str(tmp_path / "c.pkl"),
+                     str(tmp_path / "o"), progress=False)
+    rec = state["history"][0]
+    assert rec["reward_mean"] == 0.0 and rec["best"] < 0 and rec["worst"] < rec["best"]
+
+
+def test_draws_from_numpys_global_rng_during_evaluation_do_not_change_the_search(tmp_path):
+    def noisy(params, seeds, trials):  # an evaluation that also uses np.random (in-process)
+        np.random.rand(7)
+        return toy_quadratic(params, seeds, trials)
+    a = es.train(toy_quadratic, N, settings(generations=5), str(tmp_path / "a.pkl"), str(tmp_path / "a"),
+                 progress=False)
+    b = es.train(noisy, N, settings(generations=5), str(tmp_path / "b.pkl"), str(tmp_path / "b"), progress=False)
+    np.testing.assert_array_equal(a["es"].mean, b["es"].mean)
+
+
+def test_same_seed_same_history_for_any_number_of_processes(toy, tmp_path):
+    outs = {}
+    for n in (1, 2, 3):
+        outs[n] = str(tmp_path / f"n{n}")
+        proc = launch(toy, outs[n], 12, n=n)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    ref = history(outs[1])
+    assert len(ref["generations"]) == 12
+    for n in (2, 3):
+        assert history(outs[n]) == ref, f"history differs with {n} processes"
+        np.testing.assert_array_equal(np.load(f"{outs[n]}/best.npz")["params"], np.load(f"{outs[1]}/best.npz")["params"])
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_resume_after_sigkill_gives_the_uninterrupted_result(toy, tmp_path, n):
+    gens = 25
+    ref = str(tmp_path / "ref")
+    assert launch(toy, ref, gens, n=n).returncode == 0
+    out = str(tmp_path / "killed")
+    ckpt = os.path.join(out, "ckpt.pkl")
+    proc = launch(toy, out, gens, n=n, env={"TOY_SLEEP": "0.03"}, popen=True)
+    deadline = time.time() + 60
+    generation = 0
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(ckpt):
+            with open(ckpt, "rb") as f:
+                generation = pickle.load(f)["generation"]
+            if generation >= 2:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole job: mpiexec and every rank
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    with open(ckpt, "rb") as f:
+        stopped_at = pickle.load(f)["generation"]
+    assert 2 <= stopped_at < gens
+    again = launch(toy, out, gens, n=n)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"resuming from generation {stopped_at}" in again.stdout + again.stderr
+    assert history(out) == history(ref)
+    np.testing.assert_array_equal(np.load(f"{out}/best.npz")["params"], np.load(f"{ref}/best.npz")["params"])
+    np.testing.assert_array_equal(np.load(f"{out}/mean.npz")["params"], np.load(f"{ref}/mean.npz")["params"])
+
+
+@pytest.mark.parametrize("fail", ["raise", "die"])
+def test_a_failing_worker_ends_the_run_non_zero(toy, tmp_path, fail):
+    t0 = time.time()
+    proc = launch(toy, str(tmp_path / "out"), 20, n=2, env={"TOY_FAIL": fail})  # timeout=120 inside
+    assert proc.returncode != 0
+    assert time.time() - t0 < 60
+    if fail == "raise":
+        out = proc.stdout + proc.stderr
+        assert "evaluation failed" in out and "ValueError: toy failure in a worker" in out, out[-3000:]

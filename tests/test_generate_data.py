@@ -1,0 +1,95 @@
+"""01_generate_data.py end to end at tiny scale, in the real games (subprocess, no mocks)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import rollouts  # noqa: E402
+
+
+def generate(tmp_path, game, *extra):
+    cmd = [sys.executable, os.path.join(ROOT, "01_generate_data.py"), "--config", game, "tiny",
+           f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}", *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def episode_files(tmp_path, game):
+    d = tmp_path / "data" / f"{game}-tiny" / "rollouts"
+    return sorted(str(d / f) for f in os.listdir(d))
+
+
+def mtimes(files):
+    return {f: os.stat(f).st_mtime_ns for f in files}
+
+
+def test_doom_rollouts_skip_and_reproduce(tmp_path):
+    # cap 200: with seeds 0..3 the random policy dies in some episodes and survives in others
+    r = generate(tmp_path, "doom", "env.max_steps=200")
+    assert r.returncode == 0, r.stderr
+    assert "generated 4 episodes" in r.stdout
+    files = episode_files(tmp_path, "doom")
+    assert [os.path.basename(f) for f in files] == [rollouts.episode_name(s) for s in range(4)]
+    assert (tmp_path / "results" / "doom-tiny" / "config.yaml").exists()
+    kinds = set()
+    for f in files:
+        d = rollouts.load(f, rollouts.ROLLOUT)
+        T = len(d["obs"])
+        assert d["obs"].dtype == np.uint8 and d["obs"].shape == (T, 64, 64, 3)
+        assert d["action"].dtype == np.float32 and d["action"].shape == (T, 1)
+        assert np.all(np.abs(d["action"]) <= 1)
+        assert d["reward"].dtype == np.float32 and np.all(d["reward"] == 1.0)
+        assert d["done"].dtype == bool and not d["done"][:-1].any()
+        assert T <= 200 and (d["done"][-1] or T == 200)  # died (done) or cut at the cap (not done)
+        assert d["obs"].std() > 5
+        kinds.add(bool(d["done"][-1]))
+    assert kinds == {True, False}
+
+    # a second run skips everything and rewrites nothing
+    before = mtimes(files)
+    r = generate(tmp_path, "doom", "env.max_steps=200")
+    assert r.returncode == 0, r.stderr
+    assert "done" in r.stdout and mtimes(files) == before
+
+    # a missing episode is regenerated, identical to before (seeded); the others are untouched
+    old = rollouts.load(files[1], rollouts.ROLLOUT)
+    os.remove(files[1])
+    r = generate(tmp_path, "doom", "env.max_steps=200")
+    assert r.returncode == 0, r.stderr
+    assert "1 episodes to generate" in r.stdout
+    new = rollouts.load(files[1], rollouts.ROLLOUT)
+    assert all(np.array_equal(old[k], new[k]) for k in old)
+    assert {f: t for f, t in mtimes(files).items() if f != files[1]} == \
+        {f: t for f, t in before.items() if f != files[1]}
+
+    # a truncated file is reported by name when read
+    with open(files[2], "r+b") as fh:
+        fh.truncate(os.path.getsize(files[2]) // 2)
+    with pytest.raises(rollouts.DataError, match=os.path.basename(files[2])):
+        rollouts.load(files[2], rollouts.ROLLOUT)
+
+
+def test_carracing_rollouts(tmp_path):
+    r = generate(tmp_path, "carracing")
+    assert r.returncode == 0, r.stderr
+    files = episode_files(tmp_path, "carracing")
+    assert len(files) == 4
+    for f in files:
+        d = rollouts.load(f, rollouts.ROLLOUT)
+        assert d["obs"].shape == (60, 64, 64, 3) and d["obs"].dtype == np.uint8
+        assert d["action"].shape == (60, 3) and d["action"].dtype == np.float32
+        assert np.all(d["action"][:, 0] >= -1) and np.all(d["action"][:, 1:] >= 0) and np.all(d["action"] <= 1)
+        assert not d["done"].any()  # cut at the cap (60 steps), not terminated
+        assert np.isfinite(d["reward"]).all() and d["reward"].dtype == np.float32
+    a = rollouts.load(files[0], rollouts.ROLLOUT)["obs"]
+    b = rollouts.load(files[1], rollouts.ROLLOUT)["obs"]
+    assert not np.array_equal(a, b)  # different seeds, different tracks
+
+
+def test_worker_error_names_the_seed(tmp_path):
+    r = generate(tmp_path, "doom", "env.resolution=RES_NOT_A_RESOLUTION", "data.episodes=2")
+    assert r.returncode != 0
+    assert "episode seed" in r.stderr and "RES_NOT_A_RESOLUTION" in r.stderr

@@ -1,0 +1,334 @@
+"""npmodels (numpy V, M, C) against the Keras models in arch.py, file I/O, and MDN sampling statistics."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import npmodels  # noqa: E402
+import rollouts  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Small matmuls run faster on one thread, and much faster on a busy machine."""
+    previous = npmodels.set_blas_threads(1)
+    yield
+    if previous is not None:
+        npmodels.set_blas_threads(previous)
+
+
+TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def keras_arch():
+    keras = pytest.importorskip("keras")
+    import arch
+    keras.utils.set_random_seed(0)
+    return keras, arch
+
+
+@pytest.fixture(scope="module")
+def vaes(keras_arch):
+    _, arch = keras_arch
+    return {z: arch.ConvVAE(z) for z in (32, 64)}
+
+
+# Doom-like (done head, restart fed to the LSTM) and CarRacing-like, small for speed.
+RNN_CONFIGS = {"doom": dict(z_size=16, action_size=1, hidden=32, mixtures=5, predict_done=True),
+               "carracing": dict(z_size=8, action_size=3, hidden=24, mixtures=5, predict_done=False)}
+
+
+def test_no_tensorflow_import():
+    code = ("import sys; sys.path.insert(0, %r); import npmodels, dream; "
+            "bad = [m for m in ('tensorflow', 'keras', 'arch') if m in sys.modules]; "
+            "assert not bad, bad") % ROOT
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("z_size", [32, 64])
+def test_vae_matches_keras(vaes, z_size):
+    vae = vaes[z_size]
+    wm = npmodels.WorldModel.from_keras("doom" if z_size == 64 else "carracing", vae,
+                                        _rnn_for(z_size, "doom" if z_size == 64 else "carracing"))
+    rng = np.random.default_rng(z_size)
+    frames = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    frames[0] = np.linspace(0, 255, 64, dtype=np.uint8)[:, None, None]  # a smooth frame too
+    mu_k, logvar_k = vae.encode(vae.to_float(frames))
+    mu, logvar = wm.encode(frames)
+    assert mu.dtype == np.float32 and mu.shape == (3, z_size) and logvar.shape == (3, z_size)
+    assert np.std(np.asarray(mu_k)) > 1e-3  # non-trivial outputs
+    np.testing.assert_allclose(mu, np.asarray(mu_k), **TOL)
+    np.testing.assert_allclose(logvar, np.asarray(logvar_k), **TOL)
+
+    z = rng.standard_normal((2, z_size)).astype(np.float32) * 2
+    y_k = np.asarray(vae.decoder(z))
+    y = wm.decode(z)
+    assert y.shape == (2, 64, 64, 3) and y.dtype == np.float32 and y.min() >= 0 and y.max() <= 1
+    assert np.std(y_k) > 1e-3
+    np.testing.assert_allclose(y, y_k, **TOL)
+
+
+_RNNS = {}
+
+
+def _rnn_for(z_size, experiment):
+    """A small Keras MDNRNN matching z_size (for VAE tests that need a complete WorldModel)."""
+    import arch
+    key = (z_size, experiment)
+    if key not in _RNNS:
+        _RNNS[key] = arch.MDNRNN(z_size, npmodels.ACTION_SIZE[experiment], 8, 2, experiment == "doom")
+    return _RNNS[key]
+
+
+@pytest.mark.parametrize("experiment", ["doom", "carracing"])
+def test_rnn_matches_keras(keras_arch, experiment):
+    _, arch = keras_arch
+    cfg = RNN_CONFIGS[experiment]
+    rnn = arch.MDNRNN(**cfg)
+    wm = npmodels.WorldModel(experiment, cfg["z_size"], cfg["action_size"], cfg["hidden"], cfg["mixtures"],
+                             cfg["predict_done"], None, rnn.numpy_weights())
+    B, T, Z, A, H = 3, 12, cfg["z_size"], cfg["action_size"], cfg["hidden"]
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((B, T, Z)).astype(np.float32)
+    a = rng.uniform(-1, 1, (B, T, A)).astype(np.float32)
+    restart = np.zeros((B, T, 1), np.float32)
+    restart[0, 0] = 1.0   # row 0 restarts at the start (from a non-zero state) ...
+    restart[:2, 6] = 1.0  # ... rows 0 and 1 mid-sequence; row 2 never
+    h0 = rng.uniform(-0.9, 0.9, (B, H)).astype(np.float32)
+    c0 = rng.standard_normal((B, H)).astype(np.float32)
+    out_k, h_k, c_k = rnn(np.concatenate([z, a, restart], -1), initial_state=[h0, c0])
+    logmix_k, mu_k, logstd_k, done_k = rnn.split(out_k)
+
+    h, c = h0, c0
+    outs = []
+    for t in range(T):
+        h, c = wm.step(z[:, t], a[:, t], restart[:, t, 0], h, c)
+        outs.append(wm.mdn_raw(h))
+        logmix, mu, logstd, done = wm.mdn(h)
+        np.testing.assert_allclose(logmix, np.asarray(logmix_k)[:, t], **TOL)
+        np.testing.assert_allclose(mu, np.asarray(mu_k)[:, t], **TOL)
+        np.testing.assert_allclose(logstd, np.asarray(logstd_k)[:, t], **TOL)
+        if cfg["predict_done"]:
+            np.testing.assert_allclose(done, np.asarray(done_k)[:, t], **TOL)
+        else:
+            assert done is None and done_k is None
+    np.testing.assert_allclose(np.stack(outs, 1), np.asarray(out_k), **TOL)
+    np.testing.assert_allclose(h, np.asarray(h_k), **TOL)
+    np.testing.assert_allclose(c, np.asarray(c_k), **TOL)
+    # the restart matters: without it row 0 would end elsewhere
+    h2, c2 = h0, c0
+    for t in range(T):
+        h2, c2 = wm.step(z[:, t], a[:, t], 0.0, h2, c2)
+    assert np.abs(h2[0] - h[0]).max() > 1e-3 and np.allclose(h2[2], h[2])
+
+
+@pytest.mark.parametrize("experiment", ["doom", "carracing"])
+def test_controller_matches_keras(keras_arch, experiment):
+    _, arch = keras_arch
+    Z, H = 16, 32
+    n_in = npmodels.controller_input_size(experiment, Z, H)
+    ctrl = arch.Controller(experiment, Z, H)
+    n = npmodels.controller_size(experiment, Z, H)
+    assert n == ctrl.count_params()
+    rng = np.random.default_rng(2)
+    P = 4
+    params = rng.standard_normal((P, n)).astype(np.float32) * 0.3
+    features = rng.standard_normal((P, n_in)).astype(np.float32)
+    expected = []
+    for p in range(P):
+        ctrl.set_flat(params[p])
+        expected.append(np.asarray(ctrl(features[p:p + 1]))[0])
+        single = npmodels.controller_act(experiment, params[p], features[p:p + 1])
+        np.testing.assert_allclose(single[0], expected[-1], **TOL)
+    batched = npmodels.controller_act(experiment, params, features)
+    assert batched.shape == (P, npmodels.ACTION_SIZE[experiment]) and batched.dtype == np.float32
+    np.testing.assert_allclose(batched, np.stack(expected), **TOL)
+    # feature layout: Doom [z, c, h], CarRacing [z, h]
+    z, h, c = np.ones((1, Z)), np.full((1, H), 2.0), np.full((1, H), 3.0)
+    f = npmodels.controller_features(experiment, z, h, c)[0]
+    want = [1.0] * Z + ([3.0] * H if experiment == "doom" else []) + [2.0] * H
+    np.testing.assert_array_equal(f, want)
+    with pytest.raises(ValueError, match="parameters"):
+        npmodels.controller_act(experiment, params[:, 1:], features)
+
+
+def _random_weights(experiment, z_size=16, hidden=32, mixtures=5, seed=0):
+    rng = np.random.default_rng(seed)
+    A, pd = npmodels.ACTION_SIZE[experiment], experiment == "doom"
+    vae = {k: (rng.standard_normal(s) * 0.05).astype(np.float32) for k, s in npmodels.vae_shapes(z_size).items()}
+    rnn = {k: (rng.standard_normal(s) * 0.2).astype(np.float32)
+           for k, s in npmodels.rnn_shapes(z_size, A, hidden, mixtures, pd).items()}
+    return (experiment, z_size, A, hidden, mixtures, pd, vae, rnn)
+
+
+def test_save_load_roundtrip(tmp_path):
+    args = _random_weights("doom")
+    path = str(tmp_path / "wm.npz")
+    npmodels.save_world_model(path, *args)
+    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+    wm = npmodels.WorldModel.load(path)
+    ref = npmodels.WorldModel(*args)
+    assert (wm.experiment, wm.z_size, wm.action_size, wm.hidden, wm.mixtures, wm.predict_done) == \
+        ("doom", 16, 1, 32, 5, True)
+    with np.load(path, allow_pickle=False) as f:
+        assert "vae/enc_conv1_w" in f.files and "rnn/head_w" in f.files and "meta/z_size" in f.files
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    for a, b in zip(wm.encode(frames), ref.encode(frames)):
+        np.testing.assert_array_equal(a, b)
+    h, c = wm.initial_state(2)
+    z = rng.standard_normal((2, 16)).astype(np.float32)
+    np.testing.assert_array_equal(wm.step(z, [[0.5], [-0.5]], 1.0, h, c)[0], ref.step(z, [[0.5], [-0.5]], 1.0, h, c)[0])
+    # float16 storage: half the size, close but not exact
+    path16 = str(tmp_path / "wm16.npz")
+    npmodels.save_world_model(path16, *args, dtype="float16")
+    wm16 = npmodels.WorldModel.load(path16)
+    np.testing.assert_allclose(wm16.decode(z), ref.decode(z), atol=5e-3)
+
+
+def test_bad_files_raise_data_error(tmp_path):
+    missing = str(tmp_path / "nope.npz")
+    with pytest.raises(rollouts.DataError, match="nope.npz"):
+        npmodels.WorldModel.load(missing)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip file" * 10)
+    with pytest.raises(rollouts.DataError, match="garbage.npz"):
+        npmodels.WorldModel.load(str(garbage))
+    good = str(tmp_path / "good.npz")
+    npmodels.save_world_model(good, *_random_weights("carracing", z_size=8, hidden=16))
+    data = open(good, "rb").read()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(rollouts.DataError, match="truncated.npz"):
+        npmodels.WorldModel.load(str(truncated))
+    # readable but inconsistent: meta says z 8, weights are for z 16
+    args = list(_random_weights("carracing", z_size=16, hidden=16))
+    with np.load(good, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["rnn/head_w"] = np.zeros((16, 7), np.float32)
+    bad = str(tmp_path / "inconsistent.npz")
+    rollouts.save(bad, **arrays)
+    with pytest.raises(rollouts.DataError, match="inconsistent.npz.*head_w"):
+        npmodels.WorldModel.load(bad)
+    with pytest.raises(ValueError):
+        npmodels.save_world_model(str(tmp_path / "x.npz"), *args[:6], args[7], args[6])  # swapped dicts
+
+
+# ----------------------------------------------------------------------------- MDN sampling statistics
+K_WEIGHTS = np.array([0.2, 0.5, 0.3])
+K_MEANS = np.array([-20.0, 0.0, 20.0])  # far apart: nearest mean = component
+K_STDS = np.array([0.5, 1.0, 0.3])
+
+
+def _mixture_wm(done_bias):
+    """A Doom world model whose MDN head ignores h: dim 0 is the known 3-mixture, dim 1 the same
+    mixture with components reversed, so the layout and the per-dimension pick are both tested."""
+    Z, H, K = 2, 4, 3
+    args = list(_random_weights("doom", z_size=Z, hidden=H, mixtures=K))
+    rnn = args[7]
+    rnn["head_w"][:] = 0.0
+    rev = slice(None, None, -1)
+    per_dim = [np.concatenate([np.log(K_WEIGHTS) + 1.7, K_MEANS, np.log(K_STDS)]),  # unnormalised logmix
+               np.concatenate([np.log(K_WEIGHTS[rev]), K_MEANS[rev], np.log(K_STDS[rev])])]
+    rnn["head_b"][:] = np.concatenate([[done_bias]] + per_dim)
+    return npmodels.WorldModel(*args)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.5, 2.0])
+def test_mdn_sampling_statistics(tau):
+    wm = _mixture_wm(done_bias=-1.0)
+    N = 100_000
+    h = np.zeros((N, wm.hidden), np.float32)
+    z, done = wm.sample_next(h, tau, np.random.default_rng(int(tau * 10)))
+    assert z.shape == (N, 2) and z.dtype == np.float32 and done.shape == (N,) and not done.any()
+    p = K_WEIGHTS ** (1 / tau)
+    p /= p.sum()
+    std = K_STDS * np.sqrt(tau)
+    for dim, order in ((0, slice(None)), (1, slice(None, None, -1))):
+        x = z[:, dim].astype(np.float64)
+        comp = np.argmin(np.abs(x[:, None] - K_MEANS[order][None]), axis=1)
+        freq = np.bincount(comp, minlength=3) / N
+        se = np.sqrt(p[order] * (1 - p[order]) / N)
+        assert np.all(np.abs(freq - p[order]) < 5 * se), (tau, dim, freq, p[order])
+        for k in range(3):
+            xs = x[comp == k]
+            m, s = K_MEANS[order][k], std[order][k]
+            assert abs(xs.mean() - m) < 5 * s / np.sqrt(len(xs)), (tau, dim, k, xs.mean())
+            assert abs(xs.std() / s - 1) < 0.03, (tau, dim, k, xs.std(), s)
+    logmix, mu, logstd, done_logit = wm.mdn(h[:2])
+    np.testing.assert_allclose(np.exp(logmix[0, 0]), K_WEIGHTS, rtol=1e-5)  # normalised
+    np.testing.assert_allclose(mu[0, 1], K_MEANS[::-1])
+    np.testing.assert_allclose(done_logit, [-1.0, -1.0])
+
+
+def test_mdn_low_temperature_picks_argmax_and_done():
+    wm = _mixture_wm(done_bias=0.5)
+    N = 20_000
+    z, done = wm.sample_next(np.zeros((N, wm.hidden), np.float32), 0.01, np.random.default_rng(0))
+    assert done.all()
+    np.testing.assert_array_less(np.abs(z[:, 0]), 0.5)       # component 1 (weight 0.5), std 0.1
+    np.testing.assert_array_less(np.abs(z[:, 1]), 0.5)
+    assert np.abs(z[:, 0]).std() < 0.2
+    # same noise -> same sample; vectorised over rows and dims
+    u, eps = npmodels.mdn_noise(np.random.default_rng(5), 3, 2)
+    a = wm.sample_next_with(np.zeros((3, wm.hidden), np.float32), 1.0, u, eps)[0]
+    b = np.concatenate([wm.sample_next_with(np.zeros((1, wm.hidden), np.float32), 1.0, u[i:i + 1], eps[i:i + 1])[0]
+                        for i in range(3)])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_batch_invariance_of_rows():
+    """A row's LSTM/MDN result is bit-identical whatever the batch size (padding below min_rows)."""
+    wm = npmodels.WorldModel(*_random_weights("doom", z_size=16, hidden=64))
+    assert wm.min_rows > 16  # this shape is in OpenBLAS's small-matrix range: padding matters here
+    rng = np.random.default_rng(3)
+    B = 200
+    z = rng.standard_normal((B, 16)).astype(np.float32)
+    a = rng.uniform(-1, 1, (B, 1)).astype(np.float32)
+    h = rng.uniform(-1, 1, (B, 64)).astype(np.float32)
+    c = rng.standard_normal((B, 64)).astype(np.float32)
+    h_all, c_all = wm.step(z, a, 0.0, h, c)
+    out_all = wm.mdn_raw(h_all)
+    for lo, hi in ((0, 1), (5, 7), (10, 40), (50, 150)):
+        h_part, c_part = wm.step(z[lo:hi], a[lo:hi], 0.0, h[lo:hi], c[lo:hi])
+        np.testing.assert_array_equal(h_part, h_all[lo:hi])
+        np.testing.assert_array_equal(c_part, c_all[lo:hi])
+        np.testing.assert_array_equal(wm.mdn_raw(h_part), out_all[lo:hi])
+
+
+def test_agent(tmp_path):
+    args = _random_weights("doom", z_size=16, hidden=32)
+    path = str(tmp_path / "wm.npz")
+    npmodels.save_world_model(path, *args)
+    wm = npmodels.WorldModel.load(path)
+    n = npmodels.controller_size("doom", 16, 32)
+    params = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    frames = np.random.default_rng(1).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+
+    def run(agent):
+        agent.reset()
+        return np.array([agent.act(f) for f in frames])
+
+    agent = npmodels.Agent(path, params, np.random.default_rng(7))
+    acts = run(agent)
+    assert acts.shape == (5, 1) and acts.dtype == np.float32 and np.all(np.abs(acts) <= 1)
+    # by hand: z from the encoder sample, action from [z, c, h], then the LSTM step (restart first)
+    rng = np.random.default_rng(7)
+    h, c = wm.initial_state(1)
+    for t, f in enumerate(frames):
+        mu, logvar = wm.encode(f[None])
+        z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape).astype(np.float32)
+        a = npmodels.controller_act("doom", params, npmodels.controller_features("doom", z, h, c))
+        np.testing.assert_allclose(a[0], acts[t], rtol=1e-6, atol=1e-6)
+        h, c = wm.step(z, a, 1.0 if t == 0 else 0.0, h, c)
+    assert np.array_equal(run(npmodels.Agent(wm, params, np.random.default_rng(7))), acts)
+    assert not np.array_equal(run(agent), acts)  # reset keeps the rng going: fresh noise
+    zero = npmodels.Agent(wm, None, np.random.default_rng(0))
+    zero.reset()
+    assert np.array_equal(zero.act(frames[0]), [0.0])

@@ -1,0 +1,168 @@
+"""05_train_controller.py end to end at tiny scale, on randomly initialised world models.
+
+V and M are arch.py models with random weights, exported with npmodels.save_world_model into a
+temporary results_root (Doom: z=64, 512 units; CarRacing: z=32, 256 units), plus an
+initial_z.npz. The stage runs as a user runs it (subprocesses, with and without mpiexec) on the
+real games. The full 01-06 pipeline is tests/test_pipeline.py.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+SCRIPT = os.path.join(ROOT, "05_train_controller.py")
+SIZES = {"doom": (64, 512, 1088), "carracing": (32, 256, 867)}  # z, hidden, controller params (paper)
+DONE_BIAS = -0.12  # a random done head says "dead" half the time; this gives dream episodes of ~1-60 steps
+
+
+def build_world_model(game, run_dir, seed=0, done_bias=DONE_BIAS):
+    """Random V and M (arch.py) -> run_dir/world_model.npz, plus run_dir/initial_z.npz.
+
+    Also used to time a paper-scale generation: with done_bias=-0.18 a Doom dream with a random
+    controller lasts ~250 steps on average (median ~170, some to the 2100 cap).
+    """
+    import keras
+
+    import arch
+    import npmodels
+    z, hidden, _ = SIZES[game]
+    keras.utils.set_random_seed(seed)
+    vae = arch.ConvVAE(z)
+    rnn = arch.MDNRNN(z, arch.ACTION_SIZE[game], hidden, 5, predict_done=game == "doom")
+    rnn_w = rnn.numpy_weights()
+    if game == "doom":
+        rnn_w["head_b"][0] = done_bias
+    os.makedirs(run_dir, exist_ok=True)
+    npmodels.save_world_model(os.path.join(run_dir, "world_model.npz"), game, z, arch.ACTION_SIZE[game], hidden, 5,
+                              game == "doom", vae.numpy_weights(), rnn_w)
+    rng = np.random.default_rng(seed)
+    np.savez(os.path.join(run_dir, "initial_z.npz"), mu=rng.normal(0, 1, (6, z)).astype(np.float32),
+             logvar=np.full((6, z), -3.0, np.float32))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """results_root/{doom,carracing}-tiny with world_model.npz and initial_z.npz; a copy is made per use."""
+    src = str(tmp_path_factory.mktemp("models"))
+    for game in SIZES:
+        build_world_model(game, os.path.join(src, f"{game}-tiny"))
+    return src
+
+
+def fresh_root(models, tmp_path, name, files=("world_model.npz", "initial_z.npz"), games=SIZES):
+    root = tmp_path / name
+    for game in games:
+        os.makedirs(root / "results" / f"{game}-tiny", exist_ok=True)
+        for f in files:
+            shutil.copy(os.path.join(models, f"{game}-tiny", f), root / "results" / f"{game}-tiny" / f)
+    return str(root)
+
+
+def run(game, root, *extra, mpi=0, check=True):
+    cmd = [sys.executable, SCRIPT, "--config", game, "tiny", f"data_root={root}/data",
+           f"results_root={root}/results", *extra]
+    if mpi:
+        cmd = [MPIEXEC, "-n", str(mpi)] + cmd
+    proc = subprocess.run(cmd, cwd=root, env=dict(os.environ, PYTHONUNBUFFERED="1"), capture_output=True,
+                          text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd[-6:])} failed ({proc.returncode}):\n{out[-4000:]}")
+    return proc.returncode, out
+
+
+def history(root, game):
+    h = json.load(open(f"{root}/results/{game}-tiny/controller/history.json"))
+    for rec in h["generations"] + h["evaluations"]:
+        rec.pop("seconds")
+    h["best_eval"].pop("seconds")
+    h["settings"].pop("chunk")
+    return h
+
+
+def test_doom_in_the_dream_same_result_for_any_workers_and_chunks_then_eval(models, tmp_path):
+    one = fresh_root(models, tmp_path, "one", games=["doom"])
+    three = fresh_root(models, tmp_path, "three", games=["doom"])
+    gens = ["controller.generations=3"]
+    _, out = run("doom", one, *gens)  # chunk 0: in 1 process all candidates in one batch
+    assert "1,088 controller params" in out and "in the dream (tau=1.15)" in out
+    run("doom", three, *gens, "controller.chunk=3", mpi=3)
+    h = history(one, "doom")
+    assert h == history(three, "doom")  # 1 process, 1 batch == 2 workers, tasks of 3 and 1 candidates
+    res = f"{one}/results/doom-tiny"
+    assert [g["generation"] for g in h["generations"]] == [1, 2, 3] and h["finished"]
+    assert len(h["evaluations"]) == 3 and all(e["episodes"] == 4 for e in h["evaluations"])
+    rewards = [g["reward_mean"] for g in h["generations"]]
+    assert all(1 <= r <= 60 for r in rewards) and len(set(rewards)) > 1  # dream: +1 per step, capped at 60
+    best = np.load(f"{res}/controller/best.npz")
+    assert best["params"].shape == (1088,) and int(best["generation"]) == h["best_eval"]["generation"]
+    assert os.path.exists(f"{one}/data/doom-tiny/ckpt/controller.pkl") and os.path.exists(f"{res}/config.yaml")
+    code, out = run("doom", one, *gens)
+    assert code == 0 and "finished already" in out
+    three_wm = f"{three}/results/doom-tiny/world_model.npz"  # a re-trained M: the checkpoint is stale
+    arrays = dict(np.load(three_wm))
+    arrays["rnn/head_b"] = arrays["rnn/head_b"] + np.float32(0.01)
+    np.savez(three_wm, **arrays)
+    code, out = run("doom", three, *gens, check=False)
+    assert code != 0 and "world_model_sha1" in out and "--redo" in out
+
+    run("doom", one, "--eval", mpi=2)
+    run("doom", one, "--eval", "--random")
+    real = json.load(open(f"{res}/controller/eval_real.json"))
+    rand = json.load(open(f"{res}/controller/eval_random.json"))
+    virtual = json.load(open(f"{res}/controller/eval_dream.json"))
+    for r in (real, rand, virtual):
+        assert r["episodes"] == len(r["scores"]) == 2 and all(1 <= s <= 60 for s in r["scores"])
+        assert r["mean"] == pytest.approx(np.mean(r["scores"])) and r["std"] == pytest.approx(np.std(r["scores"]))
+    assert real["policy"] == "controller" and rand["policy"] == "random" and virtual["temperature"] == 1.15
+    assert real["seeds"] == rand["seeds"] and min(real["seeds"]) >= 1_000_000_000  # not data-collection seeds
+    # a given params file: the same controller, evaluated under its own name, gives the same score
+    shutil.copy(f"{res}/controller/best.npz", tmp_path / "shipped.npz")
+    run("doom", one, "--eval", "--params", str(tmp_path / "shipped.npz"))
+    assert json.load(open(f"{res}/controller/eval_real_shipped.json"))["scores"] == real["scores"]
+
+
+def test_carracing_in_the_real_game_then_eval(models, tmp_path):
+    root = fresh_root(models, tmp_path, "car", files=("world_model.npz",), games=["carracing"])
+    small = ["env.max_steps=25", "controller.max_steps=25", "controller.trials=1", "controller.eval_episodes=2"]
+    _, out = run("carracing", root, *small, mpi=3)
+    assert "867 controller params" in out and "in the real game" in out
+    res = f"{root}/results/carracing-tiny"
+    h = history(root, "carracing")
+    assert len(h["generations"]) == 2 and h["meta"]["mode"] == "real"
+    assert all(np.isfinite(g["mean"]) and g["best"] >= g["worst"] for g in h["generations"])
+    assert np.load(f"{res}/controller/best.npz")["params"].shape == (867,)
+    run("carracing", root, *small, "--eval", mpi=3)
+    scores = json.load(open(f"{res}/controller/eval_real.json"))["scores"]
+    run("carracing", root, *small, "--eval", "--redo")  # 1 process: the same episodes
+    assert json.load(open(f"{res}/controller/eval_real.json"))["scores"] == scores
+    run("carracing", root, *small, "--eval", "--random", mpi=3)
+    for name in ("eval_real.json", "eval_random.json"):
+        r = json.load(open(f"{res}/controller/{name}"))
+        assert len(r["scores"]) == 2 and np.isfinite(r["mean"]) and r["max_steps"] == 25
+        assert len(set(r["scores"])) == 2  # two different tracks (seeds)
+    assert not os.path.exists(f"{res}/controller/eval_dream.json")  # no done head: no dream score
+
+
+def test_missing_or_wrong_inputs_are_named(models, tmp_path):
+    empty = str(tmp_path / "empty")
+    os.makedirs(empty)
+    code, out = run("doom", empty, check=False)
+    assert code != 0 and "world_model.npz" in out and "04_train_rnn.py" in out
+    no_init = fresh_root(models, tmp_path, "noinit", files=("world_model.npz",), games=["doom"])
+    code, out = run("doom", no_init, check=False, mpi=2)  # also: an error on rank 0 ends the MPI job
+    assert code != 0 and "initial_z.npz" in out and "03_generate_rnn_data.py" in out
+    untrained = fresh_root(models, tmp_path, "untrained", games=["doom"])
+    code, out = run("doom", untrained, "--eval", check=False)
+    assert code != 0 and "best.npz" in out and "05_train_controller.py" in out
+    car = fresh_root(models, tmp_path, "car", files=("world_model.npz",), games=["carracing"])
+    code, out = run("carracing", car, "controller.mode=dream", check=False)
+    assert code != 0 and "no done head" in out
+    code, out = run("carracing", car, "vae.z_size=64", check=False)
+    assert code != 0 and "z=32" in out and "z=64" in out
