@@ -94,10 +94,10 @@ def main():
     try:
         for _, n in tqdm(results, total=len(jobs), desc=f"[{STAGE}] episodes", unit="ep"):
             lengths.append(n)
-    except Exception as e:
+    except (Exception, KeyboardInterrupt) as e:
         if pool:
-            pool.terminate()
-        sys.exit(f"[{STAGE}] error: {e}")
+            pool.terminate()  # workers close their games first (envs.worker_init)
+        sys.exit(f"[{STAGE}] {'interrupted' if isinstance(e, KeyboardInterrupt) else f'error: {e}'}")
     if pool:
         pool.close()
         pool.join()

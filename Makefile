@@ -2,8 +2,8 @@
 # small default scale; `make test` = the test suite. See README.md.
 PY      := .venv/bin/python
 MPIEXEC := .venv/bin/mpiexec
-# MPI ranks for stage 05: 1 orchestrator + NP-1 workers (NP=1 runs in-process)
-NP      ?= 2
+# MPI ranks for stage 05: 1 orchestrator (mostly idle) + NP-1 workers; NP=1 runs in-process
+NP      ?= 3
 GAMES   ?= doom carracing
 # config overlay: small (default), tiny, or SCALE= for paper scale
 SCALE   ?= small
@@ -20,17 +20,21 @@ setup: .venv/.installed
 	.venv/bin/pip install -r requirements.txt
 	touch $@
 
+# Each stage's wall time goes to results/<game>-<scale>/timings.tsv (appended, with a date).
 pipeline: setup
 	@set -e; for g in $(GAMES); do \
 	  echo "=== $$g ($(or $(SCALE),paper) scale) ==="; \
-	  $(PY) 01_generate_data.py     --config $$g $(SCALE); \
-	  $(PY) 02_train_vae.py         --config $$g $(SCALE); \
-	  $(PY) 03_generate_rnn_data.py --config $$g $(SCALE); \
-	  $(PY) 04_train_rnn.py         --config $$g $(SCALE); \
-	  $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE); \
-	  $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE) --eval; \
-	  $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE) --eval --random; \
-	  $(PY) 06_plot_results.py      --config $$g $(SCALE); \
+	  name=$$g$(if $(SCALE),-$(SCALE)); mkdir -p results/$$name; \
+	  stage() { t0=$$(date +%s); "$$@"; t1=$$(date +%s); \
+	            printf '%s\t%s\t%ss\n' "$$(date -u +%FT%TZ)" "$$(echo $$* | sed 's|.venv/bin/||g')" $$((t1-t0)) >> results/$$name/timings.tsv; }; \
+	  stage $(PY) 01_generate_data.py     --config $$g $(SCALE); \
+	  stage $(PY) 02_train_vae.py         --config $$g $(SCALE); \
+	  stage $(PY) 03_generate_rnn_data.py --config $$g $(SCALE); \
+	  stage $(PY) 04_train_rnn.py         --config $$g $(SCALE); \
+	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE); \
+	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE) --eval; \
+	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE) --eval --random; \
+	  stage $(PY) 06_plot_results.py      --config $$g $(SCALE); \
 	done
 
 test: setup

@@ -9,6 +9,9 @@ bottom bar), resized to 64x64 as in the original carracing/env.py. Action (steer
 Doom: ViZDoom's take_cover scenario without HUD; one float action in [-1, 1] mapped to
 left / nothing / right with thresholds -1/3, 1/3 as in the original doomrnn/doomreal.py.
 Both cap an episode at cfg.env.max_steps agent steps (truncated=True).
+
+Each Doom env owns a ViZDoom engine process: close() it; in a multiprocessing Pool pass
+initializer=envs.worker_init so that Ctrl-C and Pool.terminate() shut the engines down.
 """
 import multiprocessing.util
 import os
@@ -63,10 +66,10 @@ class CarRacing(gym.Wrapper):
         return self.process(obs), float(total), bool(terminated), bool(truncated), info
 
 
-# ViZDoom deadlocks (main thread and engine both wait forever) when a Python signal handler raises
-# while a game call is blocked on the engine, i.e. on Ctrl-C, which also reaches the engine, or on
-# Pool.terminate()'s SIGTERM. So inside game calls, SIGINT / SIGTERM are only recorded: the engine
-# exits on its own SIGINT (the call then fails), and the exception is raised once the call returns.
+# Measured here: on Ctrl-C (the SIGINT reaches the engine processes too) or Pool.terminate(), runs
+# hung, the Python side and the engine each waiting for the other, or left engines running. So while
+# a game call is in progress SIGINT / SIGTERM are only recorded; the engine exits on its own SIGINT
+# (the call then fails) and the exception is raised once the call has returned.
 _in_game = False
 _pending = None  # exception to raise when the current game call returns
 
@@ -103,9 +106,11 @@ class WorkerExit(SystemExit):
 
 
 def worker_init():
-    """Pool initializer for workers that hold a game: Pool.terminate() sends SIGTERM, which would
-    kill the worker without cleanup and leave its Doom engine running (holding our stdout); exit
-    through SystemExit instead (after the current game call) so that the game gets closed."""
+    """Pool initializer for workers that hold a game. Ctrl-C: workers (and the engines they start,
+    which inherit this) ignore SIGINT; the parent gets it and calls Pool.terminate(). That sends
+    SIGTERM, which would kill a worker without cleanup and leave its engine running (holding our
+    stdout): exit through SystemExit instead, after the current game call, so the game is closed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _deferring(WorkerExit))
 
 

@@ -93,3 +93,31 @@ def test_worker_error_names_the_seed(tmp_path):
     r = generate(tmp_path, "doom", "env.resolution=RES_NOT_A_RESOLUTION", "data.episodes=2")
     assert r.returncode != 0
     assert "episode seed" in r.stderr and "RES_NOT_A_RESOLUTION" in r.stderr
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, Doom engines included) must end the run quickly
+    and leave no process behind (ViZDoom otherwise deadlocks or leaks its engine processes)."""
+    import signal
+    import time
+    cmd = [sys.executable, os.path.join(ROOT, "01_generate_data.py"), "--config", "doom", "small",
+           f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}"]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # its own group: the signal reaches only this run
+    try:
+        out_dir = tmp_path / "data" / "doom-small" / "rollouts"
+        deadline = time.time() + 30
+        while time.time() < deadline and not (out_dir.exists() and any(out_dir.glob("ep_*.npz"))):
+            time.sleep(0.1)
+        assert any(out_dir.glob("ep_*.npz")), "no episode written within 30 s"
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=20)
+        assert p.returncode != 0 and "interrupted" in err
+        time.sleep(0.5)
+        group = subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout.split()
+        assert str(p.pid) not in group, "processes of the run are still alive"
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
