@@ -19,7 +19,6 @@ import time
 from multiprocessing import Pool
 
 import numpy as np
-from tqdm import tqdm
 
 import config
 import envs
@@ -92,7 +91,7 @@ def main():
     pool = Pool(workers, envs.worker_init) if workers > 1 else None
     results = pool.imap_unordered(work, jobs) if pool else map(work, jobs)
     try:
-        for _, n in tqdm(results, total=len(jobs), desc=f"[{STAGE}] episodes", unit="ep"):
+        for _, n in config.progress(results, total=len(jobs), desc=f"[{STAGE}] episodes", unit="ep"):
             lengths.append(n)
     except (Exception, KeyboardInterrupt) as e:
         if pool:

@@ -13,13 +13,11 @@ Writes {run_dir}/vae.weights.h5, vae_history.json, figures/vae_loss.png,
        figures/vae_reconstructions.png; checkpoints in {data_dir}/ckpt/vae
 """
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
@@ -44,8 +42,8 @@ def pool_batches(files, idx, batch_size, seed, epoch, pool_no):
 
 
 def estimate_batches(files, batch_size):
-    """Batches per epoch, for the progress bar only: estimated from the first episode's length."""
-    return max(1, len(files) * len(rollouts.load(files[0], rollouts.ROLLOUT)["obs"]) // batch_size)
+    """Batches per epoch, for the progress bar (pools drop their last partial batch)."""
+    return max(1, sum(rollouts.num_steps(f) for f in files) // batch_size)
 
 
 def save_reconstructions(vae, files, path, n=8):
@@ -99,8 +97,8 @@ def main():
     while state["epoch"] < vc.epochs:
         epoch = state["epoch"]
         epoch_pools = pools(files, vc.shuffle_episodes, cfg.seed, epoch)
-        bar = tqdm(total=per_epoch, initial=state["epoch_step"], desc=f"VAE epoch {epoch + 1}/{vc.epochs}",
-                   unit="batch", file=sys.stdout)
+        bar = config.progress(total=per_epoch, initial=state["epoch_step"], desc=f"VAE epoch {epoch + 1}/{vc.epochs}",
+                   unit="batch")
         for pool_no in range(state["pool"], len(epoch_pools)):
             sums, n = {}, 0
             for batch in pool_batches(files, epoch_pools[pool_no], vc.batch_size, cfg.seed, epoch, pool_no):
@@ -132,7 +130,7 @@ def main():
     training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
                          os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
     save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
-    training.save_weights_atomic(vae, out_path)
+    training.save_weights_atomic(vae, arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance), out_path)
     last = state["history"][-1]
     print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
           f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s); last loss {last['loss']:.2f} "

@@ -12,13 +12,11 @@ Writes {data_dir}/series/ep_*.npz (mu, logvar, action, reward, done, vae_hash),
 """
 import hashlib
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
@@ -73,7 +71,7 @@ def main():
 
     t0, frames = time.time(), 0
     print(f"[{STAGE}] encoding {len(todo)} of {len(files)} episodes ({len(files) - len(todo)} already done)")
-    for path in tqdm(todo, desc="encode", unit="episode", file=sys.stdout):
+    for path in config.progress(todo, desc="encode", unit="episode"):
         ep = rollouts.load(path, rollouts.ROLLOUT)
         mus, logvars = [], []
         for start in range(0, len(ep["obs"]), BATCH):

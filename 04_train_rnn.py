@@ -14,13 +14,11 @@ Writes {run_dir}/rnn.weights.h5, world_model.npz (numpy V + M for the controller
        rnn_history.json, figures/rnn_loss.png; checkpoints in {data_dir}/ckpt/rnn
 """
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
@@ -34,7 +32,7 @@ STAGE = "04_train_rnn"
 def load_stream(files, z_size):
     """All episodes as one stream: mu, logvar, action, restart (first frame), done, valid (has a next frame)."""
     parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
-    for path in tqdm(files, desc="load series", unit="episode", file=sys.stdout):
+    for path in config.progress(files, desc="load series", unit="episode"):
         s = rollouts.load(path, rollouts.SERIES)
         if s["mu"].shape[1] != z_size:
             raise rollouts.DataError(f"{path}: mu has {s['mu'].shape[1]} dims but vae.z_size={z_size}; re-run stage 03")
@@ -112,8 +110,8 @@ def main():
     timer = training.Timer(rc.checkpoint_minutes)
     t0 = time.time() - state["seconds"]
     per_epoch = n_windows // batch_size
-    bar = tqdm(total=rc.epochs * per_epoch, initial=state["epoch"] * per_epoch + state["batch"],
-               desc="MDN-RNN", unit="batch", file=sys.stdout)
+    bar = config.progress(total=rc.epochs * per_epoch, initial=state["epoch"] * per_epoch + state["batch"],
+               desc="MDN-RNN", unit="batch")
     while state["epoch"] < rc.epochs:
         epoch = state["epoch"]
         starts = epoch_windows(n_steps, seq_len, cfg.seed, epoch)
@@ -145,7 +143,8 @@ def main():
     vae.load_weights(vae_path)
     npmodels.save_world_model(wm_path, cfg.experiment, z_size, action_size, rc.hidden, rc.mixtures,
                               rc.predict_done, vae.numpy_weights(), rnn.numpy_weights())
-    training.save_weights_atomic(rnn, out_path)
+    training.save_weights_atomic(rnn, arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done,
+                                                  rc.restart_factor), out_path)
     last = state["history"][-1]
     print(f"[{STAGE}] wrote {out_path} and {wm_path}: {state['step']} batches in {state['seconds']:.0f}s; "
           f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f})")

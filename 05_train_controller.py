@@ -115,7 +115,8 @@ class Rollouts:
     Small and picklable (the config as a dict): it is sent with every task; what is heavy is
     loaded once per process (see `cached`). mode "dream": dream.dream_rollouts with one seed per
     candidate. mode "real": trial t of a candidate with seed s is the game with seed s + t;
-    policy "controller" (V + M + C) or "random" (the data-collection policy, params ignored).
+    policy "controller" (V + M + C) or "random" (a uniformly random action each step, as the paper's
+    random-policy baseline; params ignored).
     """
 
     def __init__(self, cfg, mode, policy="controller", max_steps=None):
@@ -131,7 +132,6 @@ class Rollouts:
             mu, logvar = initial_z(p["init"], wm.z_size)
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
                                         self.max_steps, seed=[int(s) for s in seeds])
-        import envs
         import npmodels
         env = game(cfg)
         wm = world_model(p["wm"]) if self.policy == "controller" else None
@@ -139,9 +139,9 @@ class Rollouts:
         for i, (theta, seed) in enumerate(zip(params, seeds)):
             for t in range(trials):
                 rng = np.random.default_rng([int(seed), t])
-                if self.policy == "random":
-                    random_policy = envs.RandomPolicy(cfg, rng)
-                    policy = lambda frame: random_policy.act()  # noqa: E731
+                if self.policy == "random":  # uniform each step: the paper's random-policy row
+                    low, high = env.action_space.low, env.action_space.high
+                    policy = lambda frame: rng.uniform(low, high).astype(np.float32)  # noqa: E731, B023
                 else:
                     agent = npmodels.Agent(wm, theta, rng)
                     policy = agent.act

@@ -75,9 +75,11 @@ def plot_scores(history, path, title):
     plt.close(fig)
 
 
-def save_gif(frames, path, scale=3, fps=25):
+def save_gif(frames, path, scale=2, stride=2, fps=15):
+    """Every `stride`-th frame, upscaled; kept small enough to commit and view on GitHub."""
+    frames = frames[::stride] + ([frames[-1]] if (len(frames) - 1) % stride else [])
     imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0, optimize=True)
 
 
 def real_episode(cfg, wm, params, seed, max_frames):

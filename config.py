@@ -14,8 +14,10 @@ it applies only to that experiment, after the overlay's common keys.
 import argparse
 import copy
 import os
+import sys
 
 import yaml
+
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
 EXPERIMENTS = ("carracing", "doom")
@@ -167,6 +169,14 @@ def save(cfg, run_dir, stage):
     with open(tmp, "w") as f:
         yaml.safe_dump(data, f, sort_keys=False)
     os.replace(tmp, path)
+
+
+def progress(*args, **kwargs):
+    """A tqdm progress bar on stdout; in a log file (not a terminal) it prints every 30 s, not every batch."""
+    from tqdm import tqdm
+    kwargs.setdefault("file", sys.stdout)
+    kwargs.setdefault("mininterval", 0.1 if kwargs["file"].isatty() else 30.0)
+    return tqdm(*args, **kwargs)
 
 
 def parser(description):

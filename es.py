@@ -277,7 +277,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
     (e.g. a hash of the world model the rollouts use).
     """
     identity = dict(identity or {})
-    from tqdm import tqdm
+    import config
     if redo and os.path.exists(ckpt_path):
         os.remove(ckpt_path)
     if os.path.exists(ckpt_path):
@@ -297,7 +297,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
     state["meta"] = dict(meta or {})
     write_outputs(state, out_dir)
     cmaes = state["es"]
-    bar = tqdm(total=s.generations, initial=state["generation"], desc="CMA-ES", unit="gen",
+    bar = config.progress(total=s.generations, initial=state["generation"], desc="CMA-ES", unit="gen",
                disable=not progress, dynamic_ncols=True)
     while state["generation"] < s.generations:
         t0 = time.time()

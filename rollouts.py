@@ -70,6 +70,15 @@ def load(path, schema):
     return data
 
 
+def num_steps(path):
+    """Episode length, reading only the small `done` array (for progress bars)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return len(f["done"])
+    except Exception as e:
+        raise DataError(f"{path}: unreadable or corrupt .npz ({type(e).__name__}: {e})") from None
+
+
 def list_episodes(directory, stage_hint):
     """Sorted episode files in `directory`; an error naming the stage to run if there are none."""
     if not os.path.isdir(directory):

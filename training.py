@@ -64,9 +64,12 @@ def check_finite(logs, stage, where):
                             "point on; the last checkpoint and earlier results are untouched.")
 
 
-def save_weights_atomic(model, path):
+def save_weights_atomic(model, twin, path):
+    """Save `model`'s weights through `twin`, an uncompiled model of the same architecture:
+    Keras 3's save_weights also stores a compiled model's optimizer state (3x the size)."""
+    twin.set_weights(model.get_weights())
     tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
-    model.save_weights(tmp)
+    twin.save_weights(tmp)
     os.replace(tmp, path)
 
 
