@@ -26,6 +26,7 @@ tasks. The same seed gives the same results for any N.
 Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, Doom eval)
 Writes {run_dir}/controller/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz,
        eval_real.json, eval_random.json, eval_dream.json; checkpoint {data_dir}/ckpt/controller.pkl
+       ("controller" is controller.dir: give each temperature its own, e.g. controller.dir=tau0.50)
 """
 import atexit
 import hashlib
@@ -53,8 +54,8 @@ _CACHE = {}  # per process (rank 0 in-process, or each MPI worker): world model,
 def paths(cfg):
     run_dir = config.run_dir(cfg)
     return {"wm": os.path.join(run_dir, "world_model.npz"), "init": os.path.join(run_dir, "initial_z.npz"),
-            "out": os.path.join(run_dir, "controller"),
-            "ckpt": os.path.join(config.data_dir(cfg), "ckpt", "controller.pkl")}
+            "out": os.path.join(run_dir, cfg.controller.dir),
+            "ckpt": os.path.join(config.data_dir(cfg), "ckpt", cfg.controller.dir + ".pkl")}
 
 
 def file_sha1(path):
@@ -183,7 +184,8 @@ def train(cfg, args, executor):
     meta = {"experiment": cfg.experiment, "mode": c.mode, "temperature": c.temperature, "max_steps": c.max_steps,
             "z_size": wm.z_size, "hidden": wm.hidden, "config": cfg.config_names}
     state = es.train(Rollouts(cfg, c.mode), n_params, settings, p["ckpt"], p["out"], executor, redo=args.redo,
-                     meta=meta, identity={"world_model_sha1": file_sha1(p["wm"]), "mode": c.mode})
+                     meta=meta, identity={"world_model_sha1": file_sha1(p["wm"]), "mode": c.mode,
+                                                 "temperature": c.temperature, "max_steps": c.max_steps})
     best = state["best_eval"]
     print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "
           f"{best['generation']}, scored {best['mean']:.1f} +- {best['std']:.1f} over {best['episodes']} "

@@ -146,7 +146,7 @@ def main():
     args = config.parser(__doc__).parse_args()
     cfg = config.from_args(args)
     run_dir = config.run_dir(cfg)
-    ctrl_dir = os.path.join(run_dir, "controller")
+    ctrl_dir = os.path.join(run_dir, cfg.controller.dir)
     fig_dir = os.path.join(run_dir, "figures")
     os.makedirs(fig_dir, exist_ok=True)
     history = read_json(os.path.join(ctrl_dir, "history.json"))

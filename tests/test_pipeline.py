@@ -129,3 +129,47 @@ def test_diverging_loss_stops_without_writing(pipeline):
 def test_missing_earlier_stage_is_named(tmp_path):
     code, out = run("04_train_rnn.py", "doom", str(tmp_path), check=False)
     assert code != 0 and "vae.weights.h5" in out and "02_train_vae.py" in out
+
+
+def test_rnn_resumes_after_sigkill(pipeline):
+    """Kill stage 04 mid-training (SIGKILL), run it again: it resumes from the checkpoint and the
+    loss history runs on without gaps or repeats."""
+    import shutil
+    import signal
+    import time
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root = os.path.join(tmp, "resume")
+    shutil.copytree(f"{tmp}/data/doom-tiny/series", f"{root}/data/doom-tiny/series")
+    os.makedirs(f"{root}/results/doom-tiny")
+    shutil.copy(f"{tmp}/results/doom-tiny/vae.weights.h5", f"{root}/results/doom-tiny/")
+    args = ["rnn.epochs=40", "rnn.checkpoint_minutes=0"]  # a checkpoint after every batch
+    cmd = [sys.executable, os.path.join(ROOT, "04_train_rnn.py"), "--config", "doom", "tiny",
+           f"data_root={root}/data", f"results_root={root}/results", *args]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    state_path = f"{root}/data/doom-tiny/ckpt/rnn/state.json"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if json.load(open(state_path))["epoch"] >= 3:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+        assert proc.poll() is None, "stage 04 ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed_at = json.load(open(state_path))["step"] if os.path.exists(state_path) else \
+        json.load(open(state_path.replace("rnn/", "rnn.old/")))["step"]
+    assert 0 < killed_at
+    assert not os.path.exists(f"{root}/results/doom-tiny/rnn.weights.h5")
+    code, out = run("04_train_rnn.py", "doom", root, *args)
+    assert "resuming from" in out
+    hist = json.load(open(f"{root}/results/doom-tiny/rnn_history.json"))["history"]
+    steps = [h["step"] for h in hist]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) > killed_at
+    assert [h["epoch"] for h in hist][-1] == 39
