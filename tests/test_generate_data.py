@@ -106,12 +106,12 @@ def test_ctrl_c_stops_cleanly(tmp_path):
                          start_new_session=True)  # its own group: the signal reaches only this run
     try:
         out_dir = tmp_path / "data" / "doom-small" / "rollouts"
-        deadline = time.time() + 30
+        deadline = time.time() + 120  # generous: a loaded machine starts slowly
         while time.time() < deadline and not (out_dir.exists() and any(out_dir.glob("ep_*.npz"))):
             time.sleep(0.1)
-        assert any(out_dir.glob("ep_*.npz")), "no episode written within 30 s"
+        assert any(out_dir.glob("ep_*.npz")), "no episode written within 120 s"
         os.killpg(p.pid, signal.SIGINT)
-        _, err = p.communicate(timeout=20)
+        _, err = p.communicate(timeout=60)
         assert p.returncode != 0 and "interrupted" in err
         time.sleep(0.5)
         group = subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout.split()
