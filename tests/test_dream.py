@@ -14,13 +14,7 @@ import npmodels  # noqa: E402
 import rollouts  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread():
-    """Small matmuls run faster on one thread, and much faster on a busy machine."""
-    previous = npmodels.set_blas_threads(1)
-    yield
-    if previous is not None:
-        npmodels.set_blas_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # conftest.py
 
 
 Z, H, K = 16, 64, 5   # H = 64: the MDN head is in OpenBLAS's small-matrix range (padding matters)
