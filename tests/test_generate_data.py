@@ -103,7 +103,10 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "01_generate_data.py"), "--config", "doom", "small",
            f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}"]
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)  # its own group: the signal reaches only this run
+                         start_new_session=True,  # its own group: the signal reaches only this run
+                         # as from a terminal: SIGINT at its default, even if an earlier test left
+                         # it ignored in this process (an ignored SIGINT is inherited)
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         out_dir = tmp_path / "data" / "doom-small" / "rollouts"
         deadline = time.time() + 120  # generous: a loaded machine starts slowly
