@@ -51,6 +51,10 @@ def fmt(d):
     return "—" if not d else f"{d['mean']:.0f} ± {d['std']:.0f}"
 
 
+def fmt_n(d):
+    return "—" if not d else f"{fmt(d)} (n={d['episodes']})"
+
+
 def plot_scores(history, path, title):
     import matplotlib
     matplotlib.use("Agg")
@@ -119,7 +123,58 @@ def dream_episode(cfg, wm, init, params, seed, max_frames):
     return frames, total
 
 
-def results_table(cfg, history, real, random, dream_score, gens):
+def temperature_runs(run_dir):
+    """Doom: every controller folder in run_dir trained in the dream -> {tau: row}; for a tau found
+    in several folders, the one scored in the real game with the most generations."""
+    runs = {}
+    for name in sorted(os.listdir(run_dir)):
+        folder = os.path.join(run_dir, name)
+        h = read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
+        if not h or h.get("meta", {}).get("mode") != "dream":
+            continue
+        row = {"dir": name, "generations": len(h["generations"]), "restarts": h.get("restarts", []),
+               "virtual": read_json(os.path.join(folder, "eval_dream.json"), required=False),
+               "actual": read_json(os.path.join(folder, "eval_real.json"), required=False)}
+        tau = round(float(h["meta"]["temperature"]), 4)
+        old = runs.get(tau)
+        if old is None or (row["actual"] is not None, row["generations"]) > (old["actual"] is not None,
+                                                                              old["generations"]):
+            runs[tau] = row
+    return runs
+
+
+def plot_temperatures(runs, path):
+    """Virtual (dream) and actual (real game) score against tau: ours beside the paper's."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def num(text):
+        mean, std = text.split(" ± ")
+        return float(mean), float(std)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    taus = [t for t, _, _ in PAPER_TEMPERATURE]
+    for col, label, style in ((1, "paper virtual", "C0--"), (2, "paper actual", "C1--")):
+        m = np.array([num(r[col]) for r in PAPER_TEMPERATURE])
+        ax.errorbar(np.array(taus) - 0.01, m[:, 0], m[:, 1], fmt=style, marker="s", ms=4, capsize=2, alpha=0.5,
+                    label=label)
+    for key, label, style in (("virtual", "ours virtual", "C0-"), ("actual", "ours actual", "C1-")):
+        pts = sorted((t, r[key]["mean"], r[key]["std"]) for t, r in runs.items() if r[key])
+        if pts:
+            t, m, sd = map(np.array, zip(*pts))
+            ax.errorbar(t + 0.01, m, sd, fmt=style, marker="o", capsize=3, label=label)
+    ax.axhline(210, color="gray", lw=0.8, ls=":", label="paper random policy (210)")
+    ax.set_xlabel("temperature tau of M during training")
+    ax.set_ylabel("steps survived (mean ± std)")
+    ax.set_title("DoomTakeCover: controllers trained in the dream")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def results_table(cfg, history, real, random, dream_score, gens, runs=None):
     exp = cfg.experiment
     lines = [f"# Results: {cfg.name}", "",
              f"Scale: config `{' + '.join(cfg.config_names)}` — {cfg.data.episodes} random rollouts, "
@@ -133,12 +188,19 @@ def results_table(cfg, history, real, random, dream_score, gens):
         lines.append(f"| **Ours: random policy** | {fmt(random)} | {len(random['scores'])} |")
     lines.append(f"| **Ours: V + M + C** (real game) | {fmt(real)} | {len(real['scores']) if real else 0} |")
     if exp == "doom":
-        lines += ["", "Temperature table (paper) and ours:", "",
-                  "| tau | Paper virtual | Paper actual | Ours virtual | Ours actual |", "|---|---|---|---|---|"]
-        for tau, virt, act in PAPER_TEMPERATURE:
-            ours = abs(tau - cfg.controller.temperature) < 1e-9
-            lines.append(f"| {tau:.2f} | {virt} | {act} | {fmt(dream_score) if ours else '—'} | "
-                         f"{fmt(real) if ours else '—'} |")
+        runs = runs or {}
+        lines += ["", "Temperature table, the paper's and ours (one shared V and M; virtual: in the dream at "
+                  "that tau; actual: the real game; n: episodes):",
+                  "", "| tau | Paper virtual | Paper actual | Ours virtual | Ours actual | Ours: generations "
+                  "(folder) |", "|---|---|---|---|---|---|"]
+        paper = {tau: (virt, act) for tau, virt, act in PAPER_TEMPERATURE}
+        for tau in sorted(set(paper) | set(runs)):
+            virt, act = paper.get(tau, ("—", "—"))
+            r = runs.get(tau)
+            gen = f"{r['generations']} ({r['dir']})" if r else "not run"
+            lines.append(f"| {tau:.2f} | {virt} | {act} | {fmt_n(r and r['virtual'])} | {fmt_n(r and r['actual'])} "
+                         f"| {gen} |")
+        lines.append(f"| random policy | — | 210 ± 108 | — | {fmt_n(random)} | — |")
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +214,9 @@ def main():
     history = read_json(os.path.join(ctrl_dir, "history.json"))
     real = read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
     random = read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
+    runs = temperature_runs(run_dir) if cfg.experiment == "doom" else {}
+    for r in runs.values():  # the random policy does not depend on the controller folder
+        random = random or read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
     dream_score = read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
     wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
     params = np.load(os.path.join(ctrl_dir, "best.npz"), allow_pickle=False)["params"]
@@ -166,13 +231,19 @@ def main():
     save_gif(frames, os.path.join(fig_dir, "dream_episode.gif"))
 
     gens = len(history["generations"])
-    table = results_table(cfg, history, real, random, dream_score, gens)
+    if runs:
+        plot_temperatures(runs, os.path.join(fig_dir, "temperature.png"))
+    table = results_table(cfg, history, real, random, dream_score, gens, runs)
     with open(os.path.join(run_dir, "results.md"), "w") as f:
         f.write(table)
     metrics = {"name": cfg.name, "generations": gens, "real": real and {k: real[k] for k in ("mean", "std")},
                "random": random and {k: random[k] for k in ("mean", "std")},
                "dream": dream_score and {k: dream_score[k] for k in ("mean", "std")},
-               "gif_episodes": {"real_return": real_total, "dream_return": dream_total}}
+               "gif_episodes": {"real_return": real_total, "dream_return": dream_total},
+               "temperatures": {str(t): {"dir": r["dir"], "generations": r["generations"],
+                                         "virtual": r["virtual"] and {k: r["virtual"][k] for k in ("mean", "std")},
+                                         "actual": r["actual"] and {k: r["actual"][k] for k in ("mean", "std")}}
+                                for t, r in sorted(runs.items())}}
     with open(os.path.join(run_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     print(table)

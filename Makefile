@@ -8,7 +8,7 @@ GAMES   ?= doom carracing
 # config overlay: small (default), tiny, or SCALE= for paper scale
 SCALE   ?= small
 
-.PHONY: all setup pipeline test bench clean-small
+.PHONY: all setup pipeline doom-cpu doom-eval test bench clean-small
 
 all: setup pipeline
 
@@ -36,6 +36,31 @@ pipeline: setup
 	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config $$g $(SCALE) --eval --random; \
 	  stage $(PY) 06_plot_results.py      --config $$g $(SCALE); \
 	done
+
+# Issue #4: DoomTakeCover at --config doom cpu (results/doom/): V and M once, then one controller per
+# temperature of the paper's table, each GENS generations of CMA-ES (64 x 16) in the dream and
+# scored over 100 real episodes. Every step resumes; raise GENS and run again to train on.
+TAUS ?= 1.15 1.00 1.30 0.50 0.10
+GENS ?= 50
+doom-cpu: setup
+	@set -e; mkdir -p results/doom; \
+	  stage() { t0=$$(date +%s); "$$@"; t1=$$(date +%s); \
+	            printf '%s\t%s\t%ss\n' "$$(date -u +%FT%TZ)" "$$(echo $$* | sed 's|.venv/bin/||g')" $$((t1-t0)) >> results/doom/timings.tsv; }; \
+	  stage $(PY) 01_generate_data.py     --config doom cpu; \
+	  stage $(PY) 02_train_vae.py         --config doom cpu; \
+	  stage $(PY) 03_generate_rnn_data.py --config doom cpu; \
+	  stage $(PY) 04_train_rnn.py         --config doom cpu; \
+	  for t in $(TAUS); do \
+	    c="--config doom cpu controller.dir=tau$$t controller.temperature=$$t controller.generations=$(GENS)"; \
+	    stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$c; \
+	    stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$c --eval; \
+	  done; \
+	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --random; \
+	  stage $(PY) 06_plot_results.py --config doom cpu
+
+# Score the shipped Doom agent (results/doom/tau1.15/best.npz) over 100 real episodes, afresh.
+doom-eval: setup
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --redo
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -254,10 +254,53 @@ def write_outputs(state, out_dir):
     save_json(os.path.join(out_dir, "history.json"), {
         "settings": state["settings"], "n_params": state["n_params"], "generation": gen,
         "finished": gen >= state["settings"]["generations"], "meta": state["meta"],
+        "identity": state.get("identity", {}), "restarts": state.get("restarts", []),
         "best_eval": summary,
         "best_candidate": None if state["best_candidate"] is None else
         {k: v for k, v in state["best_candidate"].items() if k != "params"},
         "generations": state["history"], "evaluations": state["evaluations"]})
+
+
+def restart_from_outputs(n_params, s, out_dir, identity):
+    """A state rebuilt from what write_outputs left in out_dir (history.json, mean.npz, best.npz),
+    or None if they are missing or were made with other settings.
+
+    For a fresh machine where the pickled checkpoint (in data/, not committed: ~20 MB for Doom's
+    1,088 params) is gone but the committed outputs are there. CMA-ES restarts from the saved mean
+    and step size with C = I and fresh evolution paths. For n = 1,088 and population 64, CMA-ES
+    moves C by c1 + c_mu ~ 3e-5 per generation (Hansen's defaults), so C is still close to I after
+    hundreds of generations and little is lost. The restart generation is recorded in `restarts`.
+    """
+    import cma
+    try:
+        with open(os.path.join(out_dir, "history.json")) as f:
+            h = json.load(f)
+        with np.load(os.path.join(out_dir, "mean.npz"), allow_pickle=False) as f:
+            mean, mean_gen = np.asarray(f["params"], np.float64), int(f["generation"])
+    except (OSError, ValueError, KeyError):
+        return None
+    old = h.get("settings", {})
+    gen = int(h.get("generation", 0))
+    if (gen == 0 or mean_gen != gen or h.get("n_params") != n_params or mean.size != n_params
+            or len(h.get("generations", [])) != gen or h.get("identity") != identity
+            or any(old.get(k) != getattr(s, k) for k in IDENTITY)):
+        return None
+    best_eval = None
+    if h.get("best_eval"):
+        try:
+            best_eval = dict(h["best_eval"], params=load_params(os.path.join(out_dir, "best.npz"), n_params))
+        except (OSError, ValueError):
+            return None
+    np.random.seed(np.random.SeedSequence([s.seed, gen]).generate_state(1)[0])
+    opts = {"popsize": s.population, "seed": int(np.random.randint(1, 2**31 - 2)),
+            "verbose": -9, "verb_disp": 0, "verb_log": 0}
+    cmaes = cma.CMAEvolutionStrategy(mean, float(h["generations"][-1]["sigma"]), opts)
+    best_candidate = h.get("best_candidate")
+    return {"version": CKPT_VERSION, "settings": asdict(s), "n_params": n_params, "generation": gen,
+            "es": cmaes, "np_random": np.random.get_state(), "history": h["generations"],
+            "evaluations": h.get("evaluations", []), "best_eval": best_eval,
+            "best_candidate": best_candidate and dict(best_candidate, params=None),
+            "meta": h.get("meta", {}), "identity": identity, "restarts": h.get("restarts", []) + [gen]}
 
 
 def evaluate_mean(fn, state, s, executor):
@@ -291,6 +334,13 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
                 "(use --redo to train again)")
             return state
         log(f"[es] resuming from generation {state['generation']} ({ckpt_path})")
+    elif not redo and (state := restart_from_outputs(n_params, s, out_dir, identity)) is not None:
+        if state["generation"] >= s.generations:
+            log(f"[es] finished already: generation {state['generation']} of {s.generations} in {out_dir} "
+                "(use --redo to train again)")
+            return state
+        log(f"[es] no checkpoint at {ckpt_path}: restarting CMA-ES from the mean and step size of generation "
+            f"{state['generation']} in {out_dir} (covariance reset to identity)")
     else:
         state = new_state(n_params, s)
         state["identity"] = identity

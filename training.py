@@ -33,6 +33,17 @@ def save_checkpoint(ckpt_dir, model, optimizer, state):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def checkpoint_state(ckpt_dir):
+    """The state saved in ckpt_dir (or its .old twin), {} if none or unreadable."""
+    for d in (ckpt_dir, ckpt_dir + ".old"):
+        try:
+            with open(os.path.join(d, "state.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
 def load_checkpoint(ckpt_dir, model, optimizer):
     """Restore model + optimizer from ckpt_dir; return the saved state, or None if there is none."""
     if not os.path.exists(ckpt_dir) and os.path.exists(ckpt_dir + ".old"):
@@ -71,6 +82,15 @@ def save_weights_atomic(model, twin, path):
     tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
     twin.save_weights(tmp)
     os.replace(tmp, path)
+
+
+def read_json(path):
+    """The JSON object in path, {} if the file is missing or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 def write_json(path, data):

@@ -196,3 +196,32 @@ def test_a_failing_worker_ends_the_run_non_zero(toy, tmp_path, fail):
     if fail == "raise":
         out = proc.stdout + proc.stderr
         assert "evaluation failed" in out and "ValueError: toy failure in a worker" in out, out[-3000:]
+
+
+def test_without_the_checkpoint_it_restarts_from_the_written_outputs(tmp_path):
+    """A fresh machine has the committed outputs (history.json, mean.npz, best.npz) but not the pickled
+    checkpoint: the run goes on from the saved mean and step size instead of starting over."""
+    ckpt, out = str(tmp_path / "ckpt.pkl"), str(tmp_path / "out")
+    es.train(toy_quadratic, N, settings(generations=20), ckpt, out, progress=False)
+    h20 = json.load(open(os.path.join(out, "history.json")))
+    os.remove(ckpt)
+    msgs = []
+    state = es.train(toy_quadratic, N, settings(generations=20), ckpt, out, log=msgs.append, progress=False)
+    assert "finished already" in msgs[0] and state["generation"] == 20
+    assert not os.path.exists(ckpt)
+    msgs = []
+    state = es.train(toy_quadratic, N, settings(generations=30), ckpt, out, log=msgs.append, progress=False)
+    assert "restarting CMA-ES from the mean and step size of generation 20" in msgs[0]
+    h = json.load(open(os.path.join(out, "history.json")))
+    assert h["generations"][:20] == h20["generations"] and len(h["generations"]) == 30
+    assert h["restarts"] == [20] and [e["generation"] for e in h["evaluations"]] == [10, 20, 30]
+    # it continued the search (not from zero): better than where the first run started, and the
+    # shipped controller is at least as good as the one before the restart
+    assert h["generations"][20]["mean"] > h20["generations"][0]["mean"] + 2.0
+    assert h["best_eval"]["mean"] >= h20["best_eval"]["mean"]
+    assert np.sum((state["es"].mean - TARGET) ** 2) < 0.1 * np.sum(TARGET ** 2)  # x0 = 0
+    # other settings: no restart from those outputs, a fresh start instead
+    msgs = []
+    os.remove(ckpt)
+    es.train(toy_quadratic, N, settings(generations=1, trials=3), ckpt, out, log=msgs.append, progress=False)
+    assert not any("restarting" in m for m in msgs)

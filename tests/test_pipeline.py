@@ -90,6 +90,11 @@ def test_controller_and_plots(pipeline):
         assert os.path.getsize(f"{res}/figures/{f}") > 1000, f
     table = open(f"{res}/results.md").read()
     assert "Paper" in table and f"{real['mean']:.0f}" in table
+    if game == "doom":  # the temperature table: the row of the config's tau holds our scores
+        dream = json.load(open(f"{res}/controller/eval_dream.json"))
+        row = next(line for line in table.splitlines() if line.startswith("| 1.15 |"))
+        assert f"{dream['mean']:.0f} ± {dream['std']:.0f} (n=2)" in row and f"{real['mean']:.0f} ±" in row
+        assert "1092 ± 556" in row and os.path.getsize(f"{res}/figures/temperature.png") > 1000
 
 
 def test_corrupt_rollout_is_named_and_nothing_is_overwritten(pipeline):
@@ -173,3 +178,11 @@ def test_rnn_resumes_after_sigkill(pipeline):
     steps = [h["step"] for h in hist]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > killed_at
     assert [h["epoch"] for h in hist][-1] == 39
+    # Raising rnn.epochs trains on from the finished run's checkpoint instead of starting over.
+    more = ["rnn.epochs=42", "rnn.checkpoint_minutes=0"]
+    code, out = run("04_train_rnn.py", "doom", root, *more)
+    assert "going on to rnn.epochs=42" in out
+    hist2 = json.load(open(f"{root}/results/doom-tiny/rnn_history.json"))["history"]
+    assert hist2[:len(hist)] == hist and [h["epoch"] for h in hist2][-1] == 41
+    assert [h["step"] for h in hist2] == list(range(1, len(hist2) + 1))
+    assert "done already" in run("04_train_rnn.py", "doom", root, *more)[1]
