@@ -71,16 +71,13 @@ def main():
     out_path = os.path.join(run_dir, "rnn.weights.h5")
     wm_path = os.path.join(run_dir, "world_model.npz")
     ckpt_dir = os.path.join(data_dir, "ckpt", "rnn")
-    if os.path.exists(out_path) and os.path.exists(wm_path) and not args.redo:
-        # Raising rnn.epochs and running again trains on from the checkpoint; stopping such a run
-        # early and lowering rnn.epochs again writes the outputs from the checkpoint it reached.
-        ckpt = training.checkpoint_state(ckpt_dir)
-        written = training.read_json(os.path.join(run_dir, "rnn_history.json")).get("history", [])
-        if not ckpt or (ckpt["epoch"] >= cfg.rnn.epochs and len(written) == ckpt["step"]):
-            print(f"[{STAGE}] done already: {out_path} exists (use --redo to train again)")
-            return
-        print(f"[{STAGE}] {out_path} has {len(written)} batches, the checkpoint {ckpt['step']} "
-              f"({ckpt['epoch']} epochs); going on to rnn.epochs={cfg.rnn.epochs}")
+    final, note = training.outputs_final([out_path, wm_path], ckpt_dir, os.path.join(run_dir, "rnn_history.json"),
+                                         cfg.rnn.epochs, "rnn.epochs")
+    if final and not args.redo:
+        print(f"[{STAGE}] done already: {out_path} exists (use --redo to train again)")
+        return
+    if note and not args.redo:
+        print(f"[{STAGE}] {note}")
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
         raise rollouts.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")

@@ -44,6 +44,21 @@ def checkpoint_state(ckpt_dir):
     return {}
 
 
+def outputs_final(out_paths, ckpt_dir, history_path, epochs, key):
+    """Whether a finished stage's outputs stand: they exist and match a checkpoint that reached
+    `epochs` (or no checkpoint is kept). Raising the epochs (config `key`) and running again trains
+    on from the checkpoint; stopping that run early and lowering the epochs again writes the
+    outputs from the checkpoint it reached. Returns (final, note for the log)."""
+    if not all(os.path.exists(p) for p in out_paths):
+        return False, None
+    ckpt = checkpoint_state(ckpt_dir)
+    last = (read_json(history_path).get("history") or [{}])[-1].get("step")
+    if not ckpt or (ckpt["epoch"] >= epochs and last == ckpt["step"]):
+        return True, None
+    return False, (f"{out_paths[0]} was written after {last} steps, the checkpoint has {ckpt['step']} "
+                   f"({ckpt['epoch']} epochs); going on to {key}={epochs}")
+
+
 def load_checkpoint(ckpt_dir, model, optimizer):
     """Restore model + optimizer from ckpt_dir; return the saved state, or None if there is none."""
     if not os.path.exists(ckpt_dir) and os.path.exists(ckpt_dir + ".old"):
