@@ -1,0 +1,61 @@
+"""How kind is the dream? The do-nothing Doom controller (all-zero weights: it never moves) scored
+in M's dream and in the real game. A dream where standing still survives much longer than in the
+real game under-predicts death, and a controller evolved in it learns little.
+
+    python bench/still_policy.py --config doom cpu --episodes 20 --temperature 1.15
+    python bench/still_policy.py --config doom cpu --params results/doom/tau1.15/best.npz
+    git show ea5bb59:results/doom/world_model.npz > /tmp/m20.npz   # M after 20 epochs
+    python bench/still_policy.py --config doom cpu --world-model /tmp/m20.npz
+
+Real episode j uses seed 1000 + j; dream rollouts use seed 0 (dream.dream_rollouts). Prints
+mean +- std of the steps survived in each.
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import config  # noqa: E402
+import dream  # noqa: E402
+import envs  # noqa: E402
+import npmodels  # noqa: E402
+
+
+def main():
+    parser = config.parser(__doc__)
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--temperature", type=float, default=None, help="default: controller.temperature")
+    parser.add_argument("--params", help="a controller .npz instead of the all-zero one")
+    parser.add_argument("--world-model", help="default: {run_dir}/world_model.npz")
+    args = parser.parse_args()
+    cfg = config.from_args(args)
+    run_dir = config.run_dir(cfg)
+    wm = npmodels.WorldModel.load(args.world_model or os.path.join(run_dir, "world_model.npz"))
+    n = npmodels.controller_size(cfg.experiment, wm.z_size, wm.hidden)
+    params = np.load(args.params)["params"] if args.params else np.zeros(n)
+    tau = args.temperature or cfg.controller.temperature
+    init = np.load(os.path.join(run_dir, "initial_z.npz"))
+    virtual = dream.dream_rollouts(wm, init["mu"], init["logvar"], params, args.episodes, tau,
+                                   cfg.controller.max_steps, seed=0)[0]
+    env = envs.make_env(cfg)
+    real = []
+    for j in range(args.episodes):
+        agent = npmodels.Agent(wm, params, np.random.default_rng(j))
+        obs, _ = env.reset(seed=1000 + j)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
+            total += reward
+            done = terminated or truncated
+        real.append(total)
+    env.close()
+    name = args.params or "do-nothing controller"
+    print(f"{name}: dream (tau={tau}) {virtual.mean():.0f} +- {virtual.std():.0f}, "
+          f"real game {np.mean(real):.0f} +- {np.std(real):.0f} ({args.episodes} episodes each)")
+
+
+if __name__ == "__main__":
+    main()
