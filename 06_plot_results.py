@@ -132,7 +132,7 @@ def temperature_runs(run_dir):
         h = read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
         if not h or h.get("meta", {}).get("mode") != "dream":
             continue
-        row = {"dir": name, "generations": len(h["generations"]), "restarts": h.get("restarts", []),
+        row = {"dir": name, "generations": len(h["generations"]),
                "virtual": read_json(os.path.join(folder, "eval_dream.json"), required=False),
                "actual": read_json(os.path.join(folder, "eval_real.json"), required=False)}
         tau = round(float(h["meta"]["temperature"]), 4)

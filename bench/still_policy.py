@@ -10,7 +10,6 @@ real game under-predicts death, and a controller evolved in it learns little.
 Real episode j uses seed 1000 + j; dream rollouts use seed 0 (dream.dream_rollouts). Prints
 mean +- std of the steps survived in each.
 """
-import argparse
 import os
 import sys
 
