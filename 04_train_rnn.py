@@ -145,8 +145,9 @@ def main():
                          f"MDN-RNN training ({cfg.name})")
     vae = arch.ConvVAE(z_size)
     vae.load_weights(vae_path)
+    # ours: V's decoder is stored in float16 (it only draws pictures); what the agent uses stays float32
     npmodels.save_world_model(wm_path, cfg.experiment, z_size, action_size, rc.hidden, rc.mixtures,
-                              rc.predict_done, vae.numpy_weights(), rnn.numpy_weights())
+                              rc.predict_done, vae.numpy_weights(), rnn.numpy_weights(), decoder_dtype="float16")
     training.save_weights_atomic(rnn, arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done,
                                                   rc.restart_factor), out_path)
     last = state["history"][-1]

@@ -82,16 +82,19 @@ def _check_weights(kind, weights, shapes):
 
 
 def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, predict_done,
-                     vae_weights, rnn_weights, dtype="float32"):
+                     vae_weights, rnn_weights, dtype="float32", decoder_dtype=None):
     """Write V and M to one .npz (arrays vae/<name>, rnn/<name>, meta/<key>), atomically.
 
     dtype="float16" halves the file; outputs then differ from Keras by ~1e-3 (float32 is exact).
+    decoder_dtype (default: dtype) applies to V's decoder (dec_*) alone: it only draws pictures,
+    so "float16" there shrinks the file while encode, step and sample stay exact.
     """
     if experiment not in ACTION_SIZE:
         raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
     dtype = np.dtype(dtype)
-    if dtype not in (np.float16, np.float32):
-        raise ValueError(f"dtype must be float16 or float32, got {dtype}")
+    decoder_dtype = dtype if decoder_dtype is None else np.dtype(decoder_dtype)
+    if dtype not in (np.float16, np.float32) or decoder_dtype not in (np.float16, np.float32):
+        raise ValueError(f"dtype and decoder_dtype must be float16 or float32, got {dtype}, {decoder_dtype}")
     _check_weights("vae", vae_weights, vae_shapes(z_size))
     _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done))
     arrays = {"meta/format_version": np.int64(FORMAT_VERSION), "meta/experiment": np.str_(experiment),
@@ -100,7 +103,7 @@ def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, pr
               "meta/predict_done": np.bool_(predict_done)}
     for kind, weights in (("vae", vae_weights), ("rnn", rnn_weights)):
         for name, arr in weights.items():
-            arrays[f"{kind}/{name}"] = np.asarray(arr).astype(dtype)
+            arrays[f"{kind}/{name}"] = np.asarray(arr).astype(decoder_dtype if name.startswith("dec_") else dtype)
     rollouts.save(path, **arrays)
 
 

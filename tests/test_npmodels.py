@@ -184,6 +184,16 @@ def test_save_load_roundtrip(tmp_path):
     npmodels.save_world_model(path16, *args, dtype="float16")
     wm16 = npmodels.WorldModel.load(path16)
     np.testing.assert_allclose(wm16.decode(z), ref.decode(z), atol=5e-3)
+    # float16 decoder only: smaller file; what the agent uses (encode, step) stays exact
+    path_dec16 = str(tmp_path / "wm_dec16.npz")
+    npmodels.save_world_model(path_dec16, *args, decoder_dtype="float16")
+    assert os.path.getsize(path16) < os.path.getsize(path_dec16) < os.path.getsize(path)
+    wmd = npmodels.WorldModel.load(path_dec16)
+    for a, b in zip(wmd.encode(frames), ref.encode(frames)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(wmd.step(z, [[0.5], [-0.5]], 1.0, h, c)[0], ref.step(z, [[0.5], [-0.5]], 1.0, h, c)[0])
+    np.testing.assert_allclose(wmd.decode(z), ref.decode(z), atol=5e-3)
+    assert np.abs(wmd.decode(z) - ref.decode(z)).max() > 0
 
 
 def test_bad_files_raise_data_error(tmp_path):
