@@ -71,13 +71,9 @@ def main():
     data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
     out_path = os.path.join(run_dir, "vae.weights.h5")
     ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
-    final, note = training.outputs_final([out_path], ckpt_dir, os.path.join(run_dir, "vae_history.json"),
-                                         cfg.vae.epochs, "vae.epochs")
-    if final and not args.redo:
-        print(f"[{STAGE}] done already: {out_path} exists (use --redo to train again)")
+    if training.done_already(STAGE, [out_path], ckpt_dir, os.path.join(run_dir, "vae_history.json"),
+                             cfg.vae.epochs, "vae.epochs", args.redo):
         return
-    if note and not args.redo:
-        print(f"[{STAGE}] {note}")
     files = rollouts.list_episodes(os.path.join(data_dir, "rollouts"), "01_generate_data.py")
     config.save(cfg, run_dir, STAGE)
     vc = cfg.vae

@@ -71,13 +71,9 @@ def main():
     out_path = os.path.join(run_dir, "rnn.weights.h5")
     wm_path = os.path.join(run_dir, "world_model.npz")
     ckpt_dir = os.path.join(data_dir, "ckpt", "rnn")
-    final, note = training.outputs_final([out_path, wm_path], ckpt_dir, os.path.join(run_dir, "rnn_history.json"),
-                                         cfg.rnn.epochs, "rnn.epochs")
-    if final and not args.redo:
-        print(f"[{STAGE}] done already: {out_path} exists (use --redo to train again)")
+    if training.done_already(STAGE, [out_path, wm_path], ckpt_dir, os.path.join(run_dir, "rnn_history.json"),
+                             cfg.rnn.epochs, "rnn.epochs", args.redo):
         return
-    if note and not args.redo:
-        print(f"[{STAGE}] {note}")
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
         raise rollouts.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")

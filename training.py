@@ -59,6 +59,18 @@ def outputs_final(out_paths, ckpt_dir, history_path, epochs, key):
                    f"({ckpt['epoch']} epochs); going on to {key}={epochs}")
 
 
+def done_already(stage, out_paths, ckpt_dir, history_path, epochs, key, redo):
+    """outputs_final with its log lines: True when the stage has nothing left to do."""
+    if redo:
+        return False
+    final, note = outputs_final(out_paths, ckpt_dir, history_path, epochs, key)
+    if final:
+        print(f"[{stage}] done already: {out_paths[0]} exists (use --redo to train again)")
+    elif note:
+        print(f"[{stage}] {note}")
+    return final
+
+
 def load_checkpoint(ckpt_dir, model, optimizer):
     """Restore model + optimizer from ckpt_dir; return the saved state, or None if there is none."""
     if not os.path.exists(ckpt_dir) and os.path.exists(ckpt_dir + ".old"):
