@@ -61,9 +61,11 @@ doom-cpu: setup
 	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --random; \
 	  stage $(PY) 06_plot_results.py --config doom cpu
 
-# Score the shipped Doom agent (results/doom/tau1.15/best.npz) over 100 real episodes, afresh.
+# Score the shipped Doom agent (results/doom/tau1.15/best.npz) over 100 real episodes, afresh;
+# RUN=doom-10k scores results/doom-10k/tau1.15/best.npz with that run's world model instead.
+RUN ?= doom
 doom-eval: setup
-	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --redo
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu name=$(RUN) --eval --redo
 
 test: setup
 	$(PY) -m pytest -q tests
