@@ -112,6 +112,7 @@ def run_main(main):
         sys.stdout.flush()
         sys.stderr.flush()
         print(f"[es] rank 0 failed: aborting all {comm.Get_size()} MPI processes", file=sys.stderr, flush=True)
+        time.sleep(1.0)  # let mpiexec forward this output first: an abort can drop what it has not yet read
         comm.Abort(1)
 
 
