@@ -37,35 +37,45 @@ pipeline: setup
 	  stage $(PY) 06_plot_results.py      --config $$g $(SCALE); \
 	done
 
-# Issue #4: DoomTakeCover at --config doom cpu (results/doom/): V and M once, then one controller per
-# temperature of the paper's table, each GENS generations of CMA-ES (64 x 16) in the dream and
-# scored over 100 real episodes. Every step resumes; raise GENS and run again to train on. On a fresh
-# clone the committed world model is used as is (stages 01-04 run only where data/doom/ckpt exists).
+# Issue #4: DoomTakeCover at --config doom cpu (results/doom/): V and M in the three phases of
+# config/cpu.yaml (each resumes the last), then one controller per temperature of the paper's table,
+# each GENS generations of CMA-ES (64 x 16) in the dream and scored over 100 real episodes. Every step
+# resumes; raise GENS and run again to train on. On a fresh clone the committed world model is used
+# as is (V and M are trained only where data/doom/ckpt exists, or where no world model is committed).
 TAUS ?= 1.15 1.00 1.30 0.50 0.10
-GENS ?= 50
+GENS ?= 25
+D := --config doom cpu
 doom-cpu: setup
 	@set -e; mkdir -p results/doom; \
 	  stage() { t0=$$(date +%s); "$$@"; t1=$$(date +%s); \
 	            printf '%s\t%s\t%ss\n' "$$(date -u +%FT%TZ)" "$$(echo $$* | sed 's|.venv/bin/||g')" $$((t1-t0)) >> results/doom/timings.tsv; }; \
 	  if [ ! -f results/doom/world_model.npz ] || [ -d data/doom/ckpt/rnn ]; then \
-	    stage $(PY) 01_generate_data.py     --config doom cpu; \
-	    stage $(PY) 02_train_vae.py         --config doom cpu; \
-	    stage $(PY) 03_generate_rnn_data.py --config doom cpu; \
-	    stage $(PY) 04_train_rnn.py         --config doom cpu; \
+	    p1="data.episodes=2000 vae.epochs=1 rnn.epochs=100"; p2="data.episodes=2000 rnn.epochs=140"; \
+	    stage $(PY) 01_generate_data.py     $(D) $$p1; \
+	    stage $(PY) 02_train_vae.py         $(D) $$p1; \
+	    stage $(PY) 03_generate_rnn_data.py $(D) $$p1; \
+	    stage $(PY) 04_train_rnn.py         $(D) $$p1; \
+	    stage $(PY) 02_train_vae.py         $(D) $$p2; \
+	    stage $(PY) 03_generate_rnn_data.py $(D) $$p2; \
+	    stage $(PY) 04_train_rnn.py         $(D) $$p2; \
+	    stage $(PY) 01_generate_data.py     $(D); \
+	    stage $(PY) 03_generate_rnn_data.py $(D); \
+	    stage $(PY) 04_train_rnn.py         $(D); \
 	  else echo "results/doom/world_model.npz is committed: V and M are not trained again (no data/doom here)"; fi; \
 	  for t in $(TAUS); do \
-	    c="--config doom cpu controller.dir=tau$$t controller.temperature=$$t controller.generations=$(GENS)"; \
+	    c="$(D) controller.dir=tau$$t controller.temperature=$$t controller.generations=$(GENS)"; \
 	    stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$c; \
 	    stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$c --eval; \
 	  done; \
-	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --random; \
-	  stage $(PY) 06_plot_results.py --config doom cpu
+	  stage $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $(D) --eval --random; \
+	  stage $(PY) 06_plot_results.py $(D)
 
-# Score the shipped Doom agent (results/doom/tau1.15/best.npz) over 100 real episodes, afresh;
-# RUN=doom-10k scores results/doom-10k/tau1.15/best.npz with that run's world model instead.
-RUN ?= doom
+# Score the shipped Doom agent (results/doom/tau1.15/best.npz) over 100 real episodes, afresh.
+# EVAL_ARGS adds config overrides, e.g. the phase-1 agent in results/doom-2k/:
+#   make doom-eval EVAL_ARGS="name=doom-2k data.episodes=2000 vae.epochs=1 rnn.epochs=100"
+EVAL_ARGS ?=
 doom-eval: setup
-	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu name=$(RUN) --eval --redo
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $(D) $(EVAL_ARGS) --eval --redo
 
 test: setup
 	$(PY) -m pytest -q tests
