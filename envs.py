@@ -13,9 +13,12 @@ Both cap an episode at cfg.env.max_steps agent steps (truncated=True).
 Each Doom env owns a ViZDoom engine process: close() it; in a multiprocessing Pool pass
 initializer=envs.worker_init so that Ctrl-C and Pool.terminate() shut the engines down.
 """
+import contextlib
+import fcntl
 import multiprocessing.util
 import os
 import signal
+import tempfile
 import threading
 
 import gymnasium as gym
@@ -114,6 +117,21 @@ def worker_init():
     signal.signal(signal.SIGTERM, _deferring(WorkerExit))
 
 
+@contextlib.contextmanager
+def _doom_init_lock():
+    """Serialize DoomGame.init() across processes. The engine creates ./_vizdoom/ in the working
+    directory on init; seen in CI: two pool workers starting at once, one engine failed with
+    "Failed to create ./_vizdoom/ directory: File exists" and its Python side then waited forever
+    (the stage hung until the test's 600 s timeout). So: one init at a time, directory made first."""
+    with open(os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            os.makedirs("_vizdoom", exist_ok=True)
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class DoomTakeCover(gym.Env):
     """ViZDoom take_cover: +1 reward per tic alive, terminated on death, truncated at max_steps."""
 
@@ -140,7 +158,8 @@ class DoomTakeCover(gym.Env):
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             signal.signal(signal.SIGINT, _deferring(KeyboardInterrupt))
-        game.init()
+        with _doom_init_lock():
+            game.init()
         # The Doom engine is a separate process that outlives ours unless close() is called
         # (and it ignores SIGTERM). Close it at exit, also in multiprocessing workers, which
         # skip atexit; see worker_init for Pool.terminate().

@@ -142,3 +142,28 @@ def test_random_policy_holds_actions():
         else:
             thirds = np.histogram(acts[:, 0], bins=[-1, -1 / 3, 1 / 3, 1])[0] / len(acts)
             assert np.all(np.abs(thirds - 1 / 3) < 0.08)
+
+
+def test_doom_engines_start_one_at_a_time(tmp_path):
+    """Two engines starting at once in one folder raced to create ./_vizdoom/ (seen in CI: one failed
+    with "File exists" and its stage then hung). envs serializes init() with a machine-wide lock:
+    while the lock is held elsewhere, a new Doom env must wait, then start once it is released."""
+    import fcntl
+    import subprocess
+    import tempfile
+    import time
+    code = ("import sys; sys.path.insert(0, %r); import config, envs; "
+            "e = envs.make_env(config.load(['doom', 'tiny'])); e.reset(seed=0); e.close(); print('started')"
+            % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(8)  # imports + engine start take ~2 s here
+            assert proc.poll() is None, "a Doom engine started while another process held the init lock"
+            assert not (tmp_path / "_vizdoom.ini").exists()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "started" in out
+    assert (tmp_path / "_vizdoom").is_dir()
