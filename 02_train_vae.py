@@ -88,6 +88,8 @@ def main():
     state = None if args.redo else training.load_checkpoint(ckpt_dir, vae, optimizer)
     if state is None:
         state = {"epoch": 0, "pool": 0, "step": 0, "epoch_step": 0, "frames": 0, "history": [], "seconds": 0.0}
+        if vc.init_from:
+            training.warm_start(vae, "vae", vc.init_from, cfg.experiment, STAGE)
     else:
         print(f"[{STAGE}] resuming from {ckpt_dir}: epoch {state['epoch']}, pool {state['pool']}, step {state['step']}")
 
@@ -123,18 +125,19 @@ def main():
         state.update(epoch=epoch + 1, pool=0, epoch_step=0, seconds=time.time() - t0)
         training.save_checkpoint(ckpt_dir, vae, optimizer, state)
 
-    if not state["history"]:
+    if not state["history"] and not (vc.epochs == 0 and vc.init_from):  # epochs 0: V as init_from has it
         raise SystemExit(f"[{STAGE}] no training batches: episodes are shorter than vae.batch_size={vc.batch_size}")
     training.write_json(os.path.join(run_dir, "vae_history.json"), {"history": state["history"],
                         "frames_seen": state["frames"], "seconds": state["seconds"]})
-    training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
-                         os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
+    if state["history"]:
+        training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
+                             os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
     save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
     training.save_weights_atomic(vae, arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance), out_path)
-    last = state["history"][-1]
+    last = (state["history"] or [None])[-1]
     print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
-          f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s); last loss {last['loss']:.2f} "
-          f"(r {last['r_loss']:.2f}, kl {last['kl_loss']:.2f})")
+          f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s)" + (
+              f"; last loss {last['loss']:.2f} (r {last['r_loss']:.2f}, kl {last['kl_loss']:.2f})" if last else ""))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,8 @@ def main():
     state = None if args.redo else training.load_checkpoint(ckpt_dir, rnn, optimizer)
     if state is None:
         state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "seconds": 0.0}
+        if rc.init_from:
+            training.warm_start(rnn, "rnn", rc.init_from, cfg.experiment, STAGE)
     else:
         print(f"[{STAGE}] resuming from {ckpt_dir}: epoch {state['epoch']}, batch {state['batch']}")
     timer = training.Timer(rc.checkpoint_minutes)

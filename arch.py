@@ -92,14 +92,22 @@ class ConvVAE(keras.Model):
         self.kl_loss_tracker.update_state(kl_loss)
         return {m.name: m.result() for m in self.metrics}
 
+    def _named_layers(self):
+        return [l for l in self.encoder_body.layers + [self.enc_mu, self.enc_logvar] + self.decoder.layers if l.weights]
+
     def numpy_weights(self):
         """Weights by name for the numpy rollout path (npmodels.py)."""
         out = {}
-        for layer in self.encoder_body.layers + [self.enc_mu, self.enc_logvar] + self.decoder.layers:
-            if layer.weights:
-                out[layer.name + "_w"] = np.asarray(layer.weights[0])
-                out[layer.name + "_b"] = np.asarray(layer.weights[1])
+        for layer in self._named_layers():
+            out[layer.name + "_w"] = np.asarray(layer.weights[0])
+            out[layer.name + "_b"] = np.asarray(layer.weights[1])
         return out
+
+    def set_numpy_weights(self, weights):
+        """The inverse of numpy_weights (e.g. a world model's V); shapes must match."""
+        for layer in self._named_layers():
+            layer.set_weights([np.asarray(weights[layer.name + "_w"], np.float32),
+                               np.asarray(weights[layer.name + "_b"], np.float32)])
 
 
 def vae_losses(x, y, mu, logvar, kl_tolerance):
@@ -239,6 +247,16 @@ class MDNRNN(keras.Model):
             "lstm_bias": np.asarray(cell.bias),
             "head_w": np.asarray(self.head.kernel), "head_b": np.asarray(self.head.bias),
         }
+
+    def set_numpy_weights(self, weights):
+        """The inverse of numpy_weights (e.g. a world model's M); shapes must match."""
+        cell = self.rnn.cell.cell
+        for var, name in ((cell.kernel, "lstm_kernel"), (cell.recurrent_kernel, "lstm_recurrent"),
+                          (cell.bias, "lstm_bias"), (self.head.kernel, "head_w"), (self.head.bias, "head_b")):
+            value = np.asarray(weights[name], np.float32)
+            if tuple(value.shape) != tuple(var.shape):
+                raise ValueError(f"{name}: shape {value.shape}, the model has {tuple(var.shape)}")
+            var.assign(value)
 
 
 def mdn_nll(logmix, mu, logstd, target, mask=None):

@@ -107,6 +107,33 @@ def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, pr
     rollouts.save(path, **arrays)
 
 
+def read_world_model(path):
+    """(meta dict, V weights by name, M weights by name) from a world model .npz, unchecked
+    shapes aside; DataError naming the path if it is missing, corrupt or not a world model."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise rollouts.DataError(f"{path}: world model file not found; run the stage that trains V and M")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise rollouts.DataError(f"{path}: unreadable or corrupt world model .npz ({type(e).__name__}: {e}); "
+                                 "delete it and re-run the stage that wrote it") from None
+    missing = [k for k in META if "meta/" + k not in data]
+    if missing:
+        raise rollouts.DataError(f"{path}: not a world model file (missing meta {missing})")
+    try:
+        meta = {k: data["meta/" + k].item() for k in META}
+    except ValueError as e:
+        raise rollouts.DataError(f"{path}: inconsistent world model file: {e}") from None
+    if meta["format_version"] != FORMAT_VERSION:
+        raise rollouts.DataError(f"{path}: inconsistent world model file: format_version "
+                                 f"{meta['format_version']}, expected {FORMAT_VERSION}")
+    vae = {k[4:]: v for k, v in data.items() if k.startswith("vae/")}
+    rnn = {k[4:]: v for k, v in data.items() if k.startswith("rnn/")}
+    return meta, vae, rnn
+
+
 def set_blas_threads(n):
     """Best effort: set the thread count of the OpenBLAS that numpy loaded; returns the previous
     count, or None where none was found. One thread per process is fastest for rollout workers
@@ -272,28 +299,12 @@ class WorldModel:
     @classmethod
     def load(cls, path, **kwargs):
         """Read a file written by save_world_model; DataError naming the path if missing, corrupt or inconsistent."""
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise rollouts.DataError(f"{path}: world model file not found; run the stage that trains V and M")
+        meta, vae, rnn = read_world_model(path)
         try:
-            with np.load(path, allow_pickle=False) as f:
-                data = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-            raise rollouts.DataError(f"{path}: unreadable or corrupt world model .npz ({type(e).__name__}: {e}); "
-                                     "delete it and re-run the stage that wrote it") from None
-        missing = [k for k in META if "meta/" + k not in data]
-        if missing:
-            raise rollouts.DataError(f"{path}: not a world model file (missing meta {missing})")
-        try:
-            meta = {k: data["meta/" + k].item() for k in META}
-            if meta["format_version"] != FORMAT_VERSION:
-                raise ValueError(f"format_version {meta['format_version']}, expected {FORMAT_VERSION}")
-            vae = {k[4:]: v for k, v in data.items() if k.startswith("vae/")}
-            rnn = {k[4:]: v for k, v in data.items() if k.startswith("rnn/")}
             return cls(str(meta["experiment"]), int(meta["z_size"]), int(meta["action_size"]), int(meta["hidden"]),
                        int(meta["mixtures"]), bool(meta["predict_done"]), vae, rnn, **kwargs)
         except (ValueError, TypeError) as e:
-            raise rollouts.DataError(f"{path}: inconsistent world model file: {e}") from None
+            raise rollouts.DataError(f"{os.fspath(path)}: inconsistent world model file: {e}") from None
 
     # ------------------------------------------------------------------ V
     def _need_vae(self):

@@ -95,6 +95,21 @@ def load_checkpoint(ckpt_dir, model, optimizer):
     return state
 
 
+def warm_start(model, part, path, experiment, stage):
+    """Set V (part "vae") or M ("rnn") of a fresh Keras model from a world_model.npz, e.g. the shipped
+    one, so that a run on a machine without the Keras weights or checkpoints trains on from it."""
+    import npmodels
+    import rollouts
+    meta, vae, rnn = npmodels.read_world_model(path)
+    if meta["experiment"] != experiment:
+        raise rollouts.DataError(f"{path}: a {meta['experiment']} world model, this run is {experiment}")
+    try:
+        model.set_numpy_weights(vae if part == "vae" else rnn)
+    except (KeyError, ValueError) as e:
+        raise rollouts.DataError(f"{path}: its {part} does not fit this config's model ({type(e).__name__}: {e})") from None
+    print(f"[{stage}] {part} starts from {path}")
+
+
 def check_finite(logs, stage, where):
     bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
     if bad:

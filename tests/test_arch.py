@@ -124,3 +124,19 @@ def test_vae_trains_on_a_batch():
         vae.reset_metrics()
         last = vae.train_on_batch(frames, return_dict=True)["r_loss"]
     assert last < 0.5 * first
+
+
+def test_set_numpy_weights_round_trip():
+    """set_numpy_weights is numpy_weights' inverse; a wrong shape is an error naming the weight."""
+    a, b = arch.MDNRNN(8, 1, 16, 5, True), arch.MDNRNN(8, 1, 16, 5, True)
+    b.set_numpy_weights(a.numpy_weights())
+    x = np.random.default_rng(0).standard_normal((2, 3, 10)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(a(x)[0]), np.asarray(b(x)[0]))
+    bad = dict(a.numpy_weights(), head_b=np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="head_b"):
+        b.set_numpy_weights(bad)
+    v, w = arch.ConvVAE(8), arch.ConvVAE(8)
+    w.set_numpy_weights(v.numpy_weights())
+    frames = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(np.asarray(v.encode(v.to_float(frames))[0]),
+                                  np.asarray(w.encode(w.to_float(frames))[0]))

@@ -186,3 +186,36 @@ def test_rnn_resumes_after_sigkill(pipeline):
     assert hist2[:len(hist)] == hist and [h["epoch"] for h in hist2][-1] == 41
     assert [h["step"] for h in hist2] == list(range(1, len(hist2) + 1))
     assert "done already" in run("04_train_rnn.py", "doom", root, *more)[1]
+
+
+def test_warm_start_from_a_world_model(pipeline):
+    """vae.init_from / rnn.init_from: a run with no Keras weights or checkpoints starts V and M from a
+    world_model.npz (the way to train on from a committed agent on a fresh machine); vae.epochs=0
+    writes V exactly as the world model has it, so stage 03 encodes as the shipped agent does."""
+    import shutil
+    import npmodels
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root = os.path.join(tmp, "warm")
+    shutil.copytree(f"{tmp}/data/doom-tiny/rollouts", f"{root}/data/doom-tiny/rollouts")
+    shutil.copy(f"{tmp}/results/doom-tiny/world_model.npz", f"{root}/given.npz")
+    init = [f"vae.init_from={root}/given.npz", f"rnn.init_from={root}/given.npz"]
+    run("02_train_vae.py", game, root, "vae.epochs=0", *init)
+    run("03_generate_rnn_data.py", game, root, "vae.epochs=0", *init)
+    for ep in os.listdir(f"{tmp}/data/doom-tiny/series"):  # same V -> the same codes as the source run
+        a, b = (np.load(f"{d}/data/doom-tiny/series/{ep}") for d in (tmp, root))
+        np.testing.assert_allclose(a["mu"], b["mu"], atol=1e-4)
+    code, out = run("04_train_rnn.py", game, root, "vae.epochs=0", "rnn.epochs=1", *init)
+    assert "rnn starts from" in out
+    first = json.load(open(f"{root}/results/doom-tiny/rnn_history.json"))["history"][0]
+    scratch = json.load(open(f"{tmp}/results/doom-tiny/rnn_history.json"))["history"]
+    assert first["loss"] < scratch[0]["loss"] - 0.1  # it starts where the given M left off, not from scratch
+    given, new = npmodels.read_world_model(f"{root}/given.npz"), npmodels.read_world_model(
+        f"{root}/results/doom-tiny/world_model.npz")
+    for k in given[1]:
+        if k.startswith("enc_"):
+            np.testing.assert_array_equal(given[1][k], new[1][k])
+    code, out = run("04_train_rnn.py", game, root, "--redo", "rnn.init_from=missing.npz", check=False)
+    assert code != 0 and "missing.npz" in out
+    assert os.path.exists(f"{root}/results/doom-tiny/world_model.npz")
