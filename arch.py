@@ -93,7 +93,8 @@ class ConvVAE(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def _named_layers(self):
-        return [l for l in self.encoder_body.layers + [self.enc_mu, self.enc_logvar] + self.decoder.layers if l.weights]
+        layers_ = self.encoder_body.layers + [self.enc_mu, self.enc_logvar] + self.decoder.layers
+        return [layer for layer in layers_ if layer.weights]
 
     def numpy_weights(self):
         """Weights by name for the numpy rollout path (npmodels.py)."""

@@ -117,13 +117,16 @@ def worker_init():
     signal.signal(signal.SIGTERM, _deferring(WorkerExit))
 
 
+DOOM_INIT_LOCK = os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock")
+
+
 @contextlib.contextmanager
 def _doom_init_lock():
     """Serialize DoomGame.init() across processes. The engine creates ./_vizdoom/ in the working
     directory on init; seen in CI: two pool workers starting at once, one engine failed with
     "Failed to create ./_vizdoom/ directory: File exists" and its Python side then waited forever
     (the stage hung until the test's 600 s timeout). So: one init at a time, directory made first."""
-    with open(os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock"), "a") as lock:
+    with open(DOOM_INIT_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             os.makedirs("_vizdoom", exist_ok=True)

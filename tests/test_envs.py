@@ -150,12 +150,11 @@ def test_doom_engines_start_one_at_a_time(tmp_path):
     while the lock is held elsewhere, a new Doom env must wait, then start once it is released."""
     import fcntl
     import subprocess
-    import tempfile
     import time
     code = ("import sys; sys.path.insert(0, %r); import config, envs; "
             "e = envs.make_env(config.load(['doom', 'tiny'])); e.reset(seed=0); e.close(); print('started')"
             % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock"), "a") as lock:
+    with open(envs.DOOM_INIT_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
         try:
