@@ -33,6 +33,13 @@ PAPER = {
 PAPER_TEMPERATURE = [(0.10, "2086 ± 140", "193 ± 58"), (0.50, "2060 ± 277", "196 ± 50"),
                      (1.00, "1145 ± 690", "868 ± 511"), (1.15, "918 ± 546", "1092 ± 556"),
                      (1.30, "732 ± 269", "753 ± 139")]
+# The authors' own Doom run in the dream at tau = 1.15: the mean solution's score over 1,024 dream
+# rollouts at generations 25, 50, ..., 1000 (orig doomrnn/log/doomrnn.cma.16.64.hist_best.json; its
+# best, 958.5 at generation 1575, is the controller that scored 973 +- 540 in the real game, orig results.txt).
+ORIG_DOOM_MEAN_SOLUTION = (
+    701.4, 701.0, 741.8, 791.5, 753.7, 815.3, 778.6, 789.6, 768.8, 776.6, 783.8, 810.1, 819.8, 844.3,
+    819.5, 813.3, 800.7, 806.5, 829.8, 840.6, 852.3, 870.2, 880.0, 842.9, 868.1, 838.3, 865.5, 862.7,
+    824.0, 879.7, 917.5, 860.5, 919.2, 877.2, 907.5, 879.3, 904.8, 883.8, 878.7, 905.6)
 
 
 def read_json(path, required=True):
@@ -55,7 +62,8 @@ def fmt_n(d):
     return "—" if not d else f"{fmt(d)} (n={d['episodes']})"
 
 
-def plot_scores(history, path, title):
+def plot_scores(history, path, title, reference=None):
+    """reference: (generations, scores, label) drawn up to our last generation, or None."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -69,6 +77,11 @@ def plot_scores(history, path, title):
     if evals:
         ax.errorbar([e["generation"] for e in evals], [e["mean"] for e in evals], [e["std"] for e in evals],
                     fmt="o", color="k", capsize=3, label="mean solution, evaluated")
+    if reference and g:
+        ref_g, ref_s, label = reference
+        keep = [i for i, x in enumerate(ref_g) if x <= g[-1]]
+        if keep:
+            ax.plot([ref_g[i] for i in keep], [ref_s[i] for i in keep], "s--", color="gray", ms=3, label=label)
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness (mean reward over trials)")
     ax.set_title(title)
@@ -222,8 +235,13 @@ def main():
     params = np.load(os.path.join(ctrl_dir, "best.npz"), allow_pickle=False)["params"]
     init = np.load(os.path.join(run_dir, "initial_z.npz"), allow_pickle=False)
 
+    meta = history.get("meta", {})
+    reference = None
+    if cfg.experiment == "doom" and meta.get("mode") == "dream" and abs(meta.get("temperature", 0) - 1.15) < 1e-6:
+        reference = ([25 * (i + 1) for i in range(len(ORIG_DOOM_MEAN_SOLUTION))], ORIG_DOOM_MEAN_SOLUTION,
+                     "authors' run: mean solution (orig log)")
     plot_scores(history, os.path.join(fig_dir, "controller_scores.png"),
-                f"CMA-ES on {cfg.name} ({cfg.controller.mode})")
+                f"CMA-ES on {cfg.name} ({cfg.controller.mode})", reference)
     max_frames = min(cfg.controller.max_steps, 400)
     frames, real_total = real_episode(cfg, wm, params, seed=10_000_000, max_frames=max_frames)
     save_gif(frames, os.path.join(fig_dir, "real_episode.gif"))
