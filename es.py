@@ -19,7 +19,10 @@ raises or dies ends the whole run, non-zero.
 
 Fitness = mean reward over `trials` rollouts - weight_decay * mean(params**2) (orig es.py
 compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0, sigma0,
-popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). After every generation the
+popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
+(cumulative step-size adaptation), what the authors' cma 2.2 did; cma >= 3.1 switches by itself to
+"tpa" (two-point adaptation) for 300 or more parameters (cma.evolution_strategy.TPA_dimension), so
+it is set explicitly. Runs written before this setting existed used cma 4.5's own choice. After every generation the
 CMA-ES object (with the RNG it samples from), the history and the best params are pickled
 atomically to `ckpt_path`: the same command continues where it stopped, a kill loses at most
 the generation in progress. Every `eval_every` generations (and at the last) the mean solution
@@ -46,7 +49,8 @@ import numpy as np
 CKPT_VERSION = 1
 # Settings a checkpoint must share with the command that resumes it (generations, eval_every
 # and eval_episodes may change, e.g. to extend a run; chunk only batches the same work).
-IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed")
+IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed", "step_size")
+STEP_SIZES = ("csa", "tpa")
 
 
 @dataclass
@@ -60,12 +64,31 @@ class Settings:
     eval_episodes: int = 1024  # orig train.py: the mean is scored over population * trials runs
     seed: int = 0
     chunk: int = 0             # candidates per task; 0: population / workers (one batched task each)
+    step_size: str = "csa"     # orig README: cma 2.2, whose step-size adaptation is CSA; or "tpa"
+
+    def __post_init__(self):
+        if self.step_size not in STEP_SIZES:
+            raise ValueError(f"step_size must be one of {STEP_SIZES}, got {self.step_size!r}")
 
     @classmethod
     def from_config(cls, c, seed):
         return cls(population=c.population, trials=c.trials, sigma0=c.sigma0, weight_decay=c.weight_decay,
                    generations=c.generations, eval_every=c.eval_every, eval_episodes=c.eval_episodes,
-                   seed=seed, chunk=c.chunk)
+                   seed=seed, chunk=c.chunk, step_size=c.step_size)
+
+
+def with_legacy_step_size(settings, n_params):
+    """Settings saved before `step_size` existed: what cma 4.5 chose by itself (TPA from 300 params)."""
+    if "step_size" in settings:
+        return settings
+    return dict(settings, step_size="tpa" if n_params >= 300 else "csa")
+
+
+def cma_options(s):
+    """The cma options for settings s (popsize, step-size adaptation; seed and verbosity are the caller's)."""
+    import cma.sigma_adaptation as sa
+    adapt = {"csa": sa.CMAAdaptSigmaCSA, "tpa": sa.CMAAdaptSigmaTPA}[s.step_size]
+    return {"popsize": s.population, "AdaptSigma": adapt, "verbose": -9, "verb_disp": 0, "verb_log": 0}
 
 
 class EvaluationError(RuntimeError):
@@ -220,21 +243,26 @@ def new_state(n_params, s):
     import cma
     np.random.seed(s.seed % 2**32)
     # cma treats seed 0 as "seed from the clock", hence the +1.
-    opts = {"popsize": s.population, "seed": s.seed % (2**31 - 2) + 1,
-            "verbose": -9, "verb_disp": 0, "verb_log": 0}
+    opts = dict(cma_options(s), seed=s.seed % (2**31 - 2) + 1)
     cmaes = cma.CMAEvolutionStrategy(np.zeros(n_params), s.sigma0, opts)
     return {"version": CKPT_VERSION, "settings": asdict(s), "n_params": n_params, "generation": 0,
             "es": cmaes, "np_random": np.random.get_state(), "history": [], "evaluations": [],
             "best_candidate": None, "best_eval": None, "meta": {}}
 
 
+def _differences(old_settings, old_n_params, old_identity, n_params, s, identity):
+    """(ES settings that differ, other differences: n_params and identity), each as "key old->new"."""
+    old = with_legacy_step_size(old_settings, old_n_params)
+    settings = [f"{k} {old.get(k)!r}->{getattr(s, k)!r}" for k in IDENTITY if old.get(k) != getattr(s, k)]
+    other = [f"n_params {old_n_params}->{n_params}"] if old_n_params != n_params else []
+    other += [f"{k} {old_identity.get(k)!r}->{v!r}" for k, v in identity.items() if old_identity.get(k) != v]
+    return settings, other
+
+
 def _check_resumable(state, n_params, s, path, identity):
-    old = state["settings"]
-    diff = [f"{k} {old[k]!r}->{getattr(s, k)!r}" for k in IDENTITY if old[k] != getattr(s, k)]
-    if state["n_params"] != n_params:
-        diff.append(f"n_params {state['n_params']}->{n_params}")
-    old_id = state.get("identity", {})
-    diff += [f"{k} {old_id.get(k)!r}->{v!r}" for k, v in identity.items() if old_id.get(k) != v]
+    settings, other = _differences(state["settings"], state["n_params"], state.get("identity") or {},
+                                   n_params, s, identity)
+    diff = settings + other
     if diff:
         raise SystemExit(f"{path}: checkpoint was made with other settings ({', '.join(diff)}); "
                          "use --redo to start again")
@@ -264,7 +292,9 @@ def write_outputs(state, out_dir):
 
 def restart_from_outputs(n_params, s, out_dir, identity):
     """A state rebuilt from what write_outputs left in out_dir (history.json, mean.npz, best.npz),
-    or None if they are missing or were made with other settings.
+    or None if they are missing or incomplete. Outputs made with another world model (identity), or
+    with other ES settings when they would be trained on, are not overwritten: SystemExit names what
+    differs (--redo or another out_dir).
 
     For a fresh machine where the pickled checkpoint (in data/, not committed: ~20 MB for Doom's
     1,088 params) is gone but the committed outputs are there. CMA-ES restarts from the saved mean
@@ -280,11 +310,16 @@ def restart_from_outputs(n_params, s, out_dir, identity):
             mean, mean_gen = np.asarray(f["params"], np.float64), int(f["generation"])
     except (OSError, ValueError, KeyError):
         return None
-    old = h.get("settings", {})
     gen = int(h.get("generation", 0))
-    if (gen == 0 or mean_gen != gen or h.get("n_params") != n_params or mean.size != n_params
-            or len(h.get("generations", [])) != gen or h.get("identity") != identity
-            or any(old.get(k) != getattr(s, k) for k in IDENTITY)):
+    if gen == 0:
+        return None
+    settings, other = _differences(h.get("settings", {}), h.get("n_params"), h.get("identity") or {},
+                                   n_params, s, identity)
+    # ES settings only steer further training: a finished run counts as finished whatever they are
+    if other or (settings and gen < s.generations):
+        raise SystemExit(f"{out_dir}: holds {gen} generations made with other settings "
+                         f"({', '.join(settings + other)}); use --redo to overwrite them, or another controller.dir")
+    if mean_gen != gen or mean.size != n_params or len(h.get("generations", [])) != gen:
         return None
     best_eval = None
     if h.get("best_eval"):
@@ -293,8 +328,7 @@ def restart_from_outputs(n_params, s, out_dir, identity):
         except (OSError, ValueError):
             return None
     np.random.seed(np.random.SeedSequence([s.seed, gen]).generate_state(1)[0])
-    opts = {"popsize": s.population, "seed": int(np.random.randint(1, 2**31 - 2)),
-            "verbose": -9, "verb_disp": 0, "verb_log": 0}
+    opts = dict(cma_options(s), seed=int(np.random.randint(1, 2**31 - 2)))
     cmaes = cma.CMAEvolutionStrategy(mean, float(h["generations"][-1]["sigma"]), opts)
     best_candidate = h.get("best_candidate")
     return {"version": CKPT_VERSION, "settings": asdict(s), "n_params": n_params, "generation": gen,

@@ -220,8 +220,47 @@ def test_without_the_checkpoint_it_restarts_from_the_written_outputs(tmp_path):
     assert h["generations"][20]["mean"] > h20["generations"][0]["mean"] + 2.0
     assert h["best_eval"]["mean"] >= h20["best_eval"]["mean"]
     assert np.sum((state["es"].mean - TARGET) ** 2) < 0.1 * np.sum(TARGET ** 2)  # x0 = 0
-    # other settings: no restart from those outputs, a fresh start instead
-    msgs = []
+    # other settings: those outputs are kept (an error names what differs); --redo starts afresh
     os.remove(ckpt)
-    es.train(toy_quadratic, N, settings(generations=1, trials=3), ckpt, out, log=msgs.append, progress=False)
-    assert not any("restarting" in m for m in msgs)
+    before = open(os.path.join(out, "history.json")).read()
+    with pytest.raises(SystemExit, match="trials 2->3"):
+        es.train(toy_quadratic, N, settings(generations=40, trials=3), ckpt, out, progress=False)
+    with pytest.raises(SystemExit, match="world_model_sha1 None->'abc'"):
+        es.train(toy_quadratic, N, settings(generations=40), ckpt, out, identity={"world_model_sha1": "abc"},
+                 progress=False)
+    assert open(os.path.join(out, "history.json")).read() == before and not os.path.exists(ckpt)
+    msgs = []
+    state = es.train(toy_quadratic, N, settings(generations=1, trials=3), ckpt, out, redo=True, log=msgs.append,
+                     progress=False)
+    assert state["generation"] == 1 and not any("restarting" in m for m in msgs)
+
+
+def test_step_size_adaptation_is_the_authors_csa_unless_asked(tmp_path):
+    """cma >= 3.1 switches to TPA by itself from 300 params; the authors' cma 2.2 used CSA."""
+    assert es.Settings().step_size == "csa"
+    with pytest.raises(ValueError, match="step_size"):
+        es.Settings(step_size="fast")
+    kinds = {k: type(es.new_state(400, es.Settings(step_size=k))["es"].adapt_sigma).__name__ for k in es.STEP_SIZES}
+    assert kinds == {"csa": "CMAAdaptSigmaCSA", "tpa": "CMAAdaptSigmaTPA"}
+    # outputs written before the setting existed count as what cma chose by itself
+    assert es.with_legacy_step_size({"trials": 2}, 300)["step_size"] == "tpa"
+    assert es.with_legacy_step_size({"trials": 2}, 299)["step_size"] == "csa"
+    ckpt, out = str(tmp_path / "ckpt.pkl"), str(tmp_path / "out")
+    es.train(toy_quadratic, N, settings(generations=4), ckpt, out, progress=False)
+    os.remove(ckpt)
+    h = json.load(open(os.path.join(out, "history.json")))
+    del h["settings"]["step_size"]  # as an old run wrote it: N = 10 params, so cma chose CSA
+    json.dump(h, open(os.path.join(out, "history.json"), "w"))
+    msgs = []
+    state = es.train(toy_quadratic, N, settings(generations=6), ckpt, out, log=msgs.append, progress=False)
+    assert "restarting" in msgs[0] and type(state["es"].adapt_sigma).__name__ == "CMAAdaptSigmaCSA"
+    os.remove(ckpt)
+    with pytest.raises(SystemExit, match="step_size 'csa'->'tpa'"):
+        es.train(toy_quadratic, N, settings(generations=8, step_size="tpa"), ckpt, out, progress=False)
+    # a finished run is finished whatever the ES settings (nothing is trained or rewritten)
+    before = open(os.path.join(out, "history.json")).read()
+    msgs = []
+    state = es.train(toy_quadratic, N, settings(generations=6, step_size="tpa"), ckpt, out, log=msgs.append,
+                     progress=False)
+    assert "finished already" in msgs[0] and state["generation"] == 6
+    assert open(os.path.join(out, "history.json")).read() == before
