@@ -20,10 +20,11 @@ raises or dies ends the whole run, non-zero.
 Fitness = mean reward over `trials` rollouts - weight_decay * mean(params**2) (orig es.py
 compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0, sigma0,
 popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
-(cumulative step-size adaptation), what the authors' cma 2.2 did; cma >= 3.1 switches by itself to
-"tpa" (two-point adaptation) for 300 or more parameters (cma.evolution_strategy.TPA_dimension), so
-it is set explicitly. Runs written before this setting existed used cma 4.5's own choice (see
-with_legacy_step_size). After every generation the CMA-ES object (with the RNG it samples from), the history and the best params are pickled
+(cumulative step-size adaptation), what the authors' cma 2.2 did; cma 4.5 (not 4.4.1) switches by
+itself to "tpa" (two-point adaptation) for 300 or more parameters
+(cma.evolution_strategy.TPA_dimension), so it is set explicitly. Runs written before this setting
+existed used cma 4.5's own choice (see with_legacy_step_size). After every generation the CMA-ES
+object (with the RNG it samples from), the history and the best params are pickled
 atomically to `ckpt_path`: the same command continues where it stopped, a kill loses at most
 the generation in progress. Every `eval_every` generations (and at the last) the mean solution
 is scored over `eval_episodes` rollouts (orig train.py); the best-scored mean is the shipped

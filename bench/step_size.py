@@ -1,4 +1,4 @@
-"""CMA-ES step size under noisy fitness: CSA (the authors' cma 2.2) against TPA (what cma >= 3.1
+"""CMA-ES step size under noisy fitness: CSA (the authors' cma 2.2) against TPA (what cma 4.5
 picks by itself from 300 parameters), at the Doom controller's size (1,088 params, population 64,
 sigma0 = 0.1, x0 = 0), on two stand-ins for the dream's fitness: pure noise, and a weak signal along
 one direction under noise of the size of a 16-rollout mean (std ~500 / 4).

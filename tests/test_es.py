@@ -236,7 +236,7 @@ def test_without_the_checkpoint_it_restarts_from_the_written_outputs(tmp_path):
 
 
 def test_step_size_adaptation_is_the_authors_csa_unless_asked(tmp_path):
-    """cma >= 3.1 switches to TPA by itself from 300 params; the authors' cma 2.2 used CSA."""
+    """cma 4.5 switches to TPA by itself from 300 params; the authors' cma 2.2 used CSA."""
     assert es.Settings().step_size == "csa"
     with pytest.raises(ValueError, match="step_size"):
         es.Settings(step_size="fast")
