@@ -293,9 +293,9 @@ def write_outputs(state, out_dir):
 
 def restart_from_outputs(n_params, s, out_dir, identity):
     """A state rebuilt from what write_outputs left in out_dir (history.json, mean.npz, best.npz),
-    or None if they are missing or incomplete. Outputs made with another world model (identity), or
-    with other ES settings when they would be trained on, are not overwritten: SystemExit names what
-    differs (--redo or another out_dir).
+    or None if they are missing, incomplete or stale (another identity, e.g. a retrained world model:
+    `make all` rebuilds the small runs' world models, and their controllers with them). Outputs that
+    would be trained on with other ES settings are not overwritten: SystemExit names what differs.
 
     For a fresh machine where the pickled checkpoint (in data/, not committed: ~20 MB for Doom's
     1,088 params) is gone but the committed outputs are there. CMA-ES restarts from the saved mean
@@ -316,10 +316,12 @@ def restart_from_outputs(n_params, s, out_dir, identity):
         return None
     settings, other = _differences(h.get("settings", {}), h.get("n_params"), h.get("identity") or {},
                                    n_params, s, identity)
+    if other:
+        return None
     # ES settings only steer further training: a finished run counts as finished whatever they are
-    if other or (settings and gen < s.generations):
+    if settings and gen < s.generations:
         raise SystemExit(f"{out_dir}: holds {gen} generations made with other settings "
-                         f"({', '.join(settings + other)}); use --redo to overwrite them, or another controller.dir")
+                         f"({', '.join(settings)}); use --redo to overwrite them, or another controller.dir")
     if mean_gen != gen or mean.size != n_params or len(h.get("generations", [])) != gen:
         return None
     best_eval = None
