@@ -261,12 +261,14 @@ def _differences(old_settings, old_n_params, old_identity, n_params, s, identity
 
 
 def _check_resumable(state, n_params, s, path, identity):
+    """The differences that make a checkpoint stale (another world model or parameter count: it is
+    started afresh, as stale outputs are), or SystemExit where only ES settings differ."""
     settings, other = _differences(state["settings"], state["n_params"], state.get("identity") or {},
                                    n_params, s, identity)
-    diff = settings + other
-    if diff:
-        raise SystemExit(f"{path}: checkpoint was made with other settings ({', '.join(diff)}); "
+    if settings and not other:
+        raise SystemExit(f"{path}: checkpoint was made with other settings ({', '.join(settings)}); "
                          "use --redo to start again")
+    return other
 
 
 def write_outputs(state, out_dir):
@@ -363,7 +365,10 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         os.remove(ckpt_path)
     if os.path.exists(ckpt_path):
         state = load_checkpoint(ckpt_path)
-        _check_resumable(state, n_params, s, ckpt_path, identity)
+        if stale := _check_resumable(state, n_params, s, ckpt_path, identity):
+            log(f"[es] {ckpt_path} is stale ({', '.join(stale)}): starting afresh")
+            os.remove(ckpt_path)
+    if os.path.exists(ckpt_path):
         state["settings"] = asdict(s)
         state["meta"] = dict(meta or {})
         if state["generation"] >= s.generations:

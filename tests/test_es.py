@@ -267,3 +267,22 @@ def test_step_size_adaptation_is_the_authors_csa_unless_asked(tmp_path):
                      progress=False)
     assert "finished already" in msgs[0] and state["generation"] == 6
     assert open(os.path.join(out, "history.json")).read() == before
+
+
+def test_a_checkpoint_of_another_world_model_is_stale_and_starts_afresh(tmp_path):
+    """Retraining M and running CMA-ES again must not need --redo: a checkpoint whose identity (the
+    world model's sha1) differs is dropped, as stale outputs are; one with other ES settings is not."""
+    ckpt, out = str(tmp_path / "ckpt.pkl"), str(tmp_path / "out")
+    es.train(toy_quadratic, N, settings(generations=3), ckpt, out, identity={"world_model_sha1": "old"},
+             progress=False)
+    with pytest.raises(SystemExit, match="trials 2->3"):
+        es.train(toy_quadratic, N, settings(generations=5, trials=3), ckpt, out,
+                 identity={"world_model_sha1": "old"}, progress=False)
+    msgs = []
+    state = es.train(toy_quadratic, N, settings(generations=2), ckpt, out, identity={"world_model_sha1": "new"},
+                     log=msgs.append, progress=False)
+    assert "stale" in msgs[0] and "'old'->'new'" in msgs[0]
+    assert state["generation"] == 2 and [g["generation"] for g in state["history"]] == [1, 2]
+    h = json.load(open(os.path.join(out, "history.json")))
+    assert h["identity"] == {"world_model_sha1": "new"} and h["generation"] == 2
+    assert es.load_checkpoint(ckpt)["identity"] == {"world_model_sha1": "new"}
