@@ -189,9 +189,13 @@ def plot_temperatures(runs, path):
 
 def results_table(cfg, history, real, random, dream_score, gens, runs=None):
     exp = cfg.experiment
+
+    def epochs(stage):  # a warm start's epochs come on top of the model it started from
+        return f"{stage.epochs} epoch(s)" + (f" on top of `{stage.init_from}`" if stage.init_from else "")
+
     lines = [f"# Results: {cfg.name}", "",
              f"Scale: config `{' + '.join(cfg.config_names)}` — {cfg.data.episodes} random rollouts, "
-             f"VAE {cfg.vae.epochs} epoch(s), MDN-RNN {cfg.rnn.epochs} epoch(s), CMA-ES population "
+             f"VAE {epochs(cfg.vae)}, MDN-RNN {epochs(cfg.rnn)}, CMA-ES population "
              f"{cfg.controller.population} x {cfg.controller.trials} trials, {gens} generation(s) "
              f"({'in the dream, tau = %.2f' % cfg.controller.temperature if cfg.controller.mode == 'dream' else 'in the real game'}).",
              "", "| Method | Score (mean ± std) | Episodes |", "|---|---|---|"]
