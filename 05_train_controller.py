@@ -231,7 +231,7 @@ def evaluate(cfg, args, executor):
         if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
             print(f"[{STAGE}] done already: {out_path} ({old['mean']:.1f} +- {old['std']:.1f}; --redo to redo)")
             return
-    config.save(cfg, config.run_dir(cfg), STAGE)
+    config.save(cfg, config.run_dir(cfg), STAGE, keep=True)
     print(f"[{STAGE}] {cfg.name}: {n} real episodes of the {info['policy']} policy"
           + (f" ({params_path})" if params_path else ""), flush=True)
     t0 = time.time()

@@ -153,8 +153,10 @@ def _flatten(d, prefix=""):
     return out
 
 
-def save(cfg, run_dir, stage):
-    """Write the resolved config beside the outputs; warn if an earlier one differs."""
+def save(cfg, run_dir, stage, keep=False):
+    """Write the resolved config beside the outputs; warn if an earlier one differs. keep: a stage
+    that only reads the run's models (an evaluation) writes it only where there is none, so that it
+    keeps describing how they were made."""
     os.makedirs(run_dir, exist_ok=True)
     path = os.path.join(run_dir, "config.yaml")
     data = cfg.to_dict()
@@ -164,7 +166,9 @@ def save(cfg, run_dir, stage):
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k != "config_names")
         if changed:
             print(f"[{stage}] note: config differs from {path} in: " + ", ".join(
-                f"{k} {old.get(k)!r}->{new.get(k)!r}" for k in changed))
+                f"{k} {old.get(k)!r}->{new.get(k)!r}" for k in changed) + (" (kept)" if keep else ""))
+        if keep:
+            return
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         yaml.safe_dump(data, f, sort_keys=False)

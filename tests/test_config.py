@@ -41,3 +41,16 @@ def test_save_roundtrip(tmp_path):
     config.save(cfg, str(tmp_path), "test")
     data = yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert data["vae"]["z_size"] == 32 and data["name"] == "carracing-tiny"
+
+
+def test_an_evaluation_keeps_the_config_that_made_the_models(tmp_path, capsys):
+    config.save(config.load(["doom", "tiny"], ["rnn.epochs=3"]), str(tmp_path), "04")
+    later = config.load(["doom", "tiny"], ["rnn.epochs=5"])
+    config.save(later, str(tmp_path), "05", keep=True)  # e.g. 05 --eval under a config changed since
+    assert "rnn.epochs 3->5 (kept)" in capsys.readouterr().out
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["rnn"]["epochs"] == 3
+    config.save(later, str(tmp_path), "04")
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["rnn"]["epochs"] == 5
+    fresh = tmp_path / "fresh"
+    config.save(later, str(fresh), "05", keep=True)  # nothing there yet: written
+    assert yaml.safe_load((fresh / "config.yaml").read_text())["rnn"]["epochs"] == 5
