@@ -136,9 +136,10 @@ def dream_episode(cfg, wm, init, params, seed, max_frames):
     return frames, total
 
 
-def temperature_runs(run_dir):
+def temperature_runs(run_dir, named=None):
     """Doom: every controller folder in run_dir trained in the dream -> {tau: row}; for a tau found
-    in several folders, the one scored in the real game with the most generations."""
+    in several folders, the one the command names (`named`, controller.dir: the table's agent, also
+    where a longer side run exists), else the one scored in the real game with the most generations."""
     runs = {}
     for name in sorted(os.listdir(run_dir)):
         folder = os.path.join(run_dir, name)
@@ -150,8 +151,8 @@ def temperature_runs(run_dir):
                "actual": read_json(os.path.join(folder, "eval_real.json"), required=False)}
         tau = round(float(h["meta"]["temperature"]), 4)
         old = runs.get(tau)
-        if old is None or (row["actual"] is not None, row["generations"]) > (old["actual"] is not None,
-                                                                              old["generations"]):
+        if old is None or (name == named, row["actual"] is not None, row["generations"]) > (
+                old["dir"] == named, old["actual"] is not None, old["generations"]):
             runs[tau] = row
     return runs
 
@@ -231,7 +232,7 @@ def main():
     history = read_json(os.path.join(ctrl_dir, "history.json"))
     real = read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
     random = read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
-    runs = temperature_runs(run_dir) if cfg.experiment == "doom" else {}
+    runs = temperature_runs(run_dir, cfg.controller.dir) if cfg.experiment == "doom" else {}
     for r in runs.values():  # the random policy does not depend on the controller folder
         random = random or read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
     dream_score = read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)

@@ -14,7 +14,8 @@ import rollouts  # noqa: E402
 def generate(tmp_path, game, *extra):
     cmd = [sys.executable, os.path.join(ROOT, "01_generate_data.py"), "--config", game, "tiny",
            f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # generous: a run on a loaded 2-core machine (training beside the tests) can take a minute
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
 
 
 def episode_files(tmp_path, game):

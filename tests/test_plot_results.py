@@ -1,5 +1,7 @@
-"""Stage 06's table: what its scale line says about a warm-started V and M."""
+"""Stage 06's table: what its scale line says about a warm-started V and M, and which controller
+folder stands for each temperature."""
 import importlib
+import json
 
 import config
 
@@ -18,3 +20,25 @@ def test_the_scale_line_names_the_model_a_warm_start_began_from():
                  "rnn.init_from=results/doom-m500/world_model.npz")
     assert "VAE 0 epoch(s) on top of `results/doom-10k/world_model.npz`" in line
     assert "MDN-RNN 6 epoch(s) on top of `results/doom-m500/world_model.npz`" in line
+
+
+def controller(run_dir, name, tau, generations, real=True):
+    folder = run_dir / name
+    folder.mkdir()
+    h = {"meta": {"mode": "dream", "temperature": tau}, "generations": [{"generation": g + 1} for g in range(generations)]}
+    (folder / "history.json").write_text(json.dumps(h))
+    if real:
+        (folder / "eval_real.json").write_text(json.dumps({"mean": 100.0 * generations, "std": 1.0}))
+
+
+def test_each_temperature_is_the_named_folder_else_the_longest_scored_run(tmp_path):
+    controller(tmp_path, "tau1.15", 1.15, 50)
+    controller(tmp_path, "tau1.15-long", 1.15, 150)
+    controller(tmp_path, "tau1.30", 1.30, 25)
+    controller(tmp_path, "tau1.30-unscored", 1.30, 75, real=False)
+    (tmp_path / "figures").mkdir()
+    runs = plot.temperature_runs(str(tmp_path))
+    assert runs[1.15]["dir"] == "tau1.15-long" and runs[1.3]["dir"] == "tau1.30"
+    runs = plot.temperature_runs(str(tmp_path), named="tau1.15")
+    assert runs[1.15]["dir"] == "tau1.15" and runs[1.15]["generations"] == 50 and runs[1.3]["dir"] == "tau1.30"
+    assert sorted(runs) == [1.15, 1.3]
