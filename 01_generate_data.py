@@ -12,6 +12,16 @@ Each episode is written as {data_dir}/rollouts/ep_<seed>.npz with
     done   bool    (T,)            True on the last step only if the episode terminated (death,
                                    off the playfield), False if it was cut at env.max_steps
 Episodes already on disk are skipped (files are written atomically); --redo regenerates them.
+
+Iterative training (paper 5; ours, not the paper's Doom recipe): with data.agent = a stage-05
+controller (e.g. results/doom/tau1.15/best.npz, its V + M being the world_model.npz two folders up),
+episodes i >= data.agent_from are played by that agent instead of the random policy, and at each
+step, with probability data.agent_explore, a random action held 1..10 steps (the random policy's)
+replaces C's action for exploration. M's state follows the action played. For example, 1,000 agent
+episodes beside 10,000 random ones already on disk:
+
+    python 01_generate_data.py --config doom cpu name=doom-iter1 data.episodes=11000 \
+        data.agent=results/doom/tau1.15/best.npz data.agent_from=10000
 """
 import os
 import sys
@@ -22,6 +32,8 @@ import numpy as np
 
 import config
 import envs
+import es
+import npmodels
 import rollouts
 
 STAGE = "01"
@@ -31,13 +43,47 @@ def episode_seed(cfg, i):
     return cfg.seed * 1_000_000 + i
 
 
-def rollout(cfg, env, seed):
-    """One episode of the random policy -> dict of arrays in the rollouts.ROLLOUT format."""
-    policy = envs.RandomPolicy(cfg, np.random.default_rng(seed))
+def agent_files(cfg):
+    """(world model path, controller params) for data.agent, both checked; None without an agent."""
+    if not cfg.data.agent:
+        return None
+    wm_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.data.agent))), "world_model.npz")
+    if not os.path.exists(wm_path):
+        raise rollouts.DataError(f"data.agent: {wm_path} (V + M beside the controller's folder) not found; "
+                                 "run 04_train_rnn.py for that run first")
+    wm = npmodels.WorldModel.load(wm_path)
+    if wm.experiment != cfg.experiment:
+        raise rollouts.DataError(f"data.agent: {wm_path} is a {wm.experiment} model, not {cfg.experiment}")
+    try:
+        params = es.load_params(cfg.data.agent, npmodels.controller_size(wm.experiment, wm.z_size, wm.hidden))
+    except (OSError, ValueError) as e:
+        raise rollouts.DataError(f"data.agent: {e}") from None
+    return wm_path, params
+
+
+class AgentPolicy:
+    """V + M + C in the real game; with probability `explore` per step a held random action instead."""
+
+    def __init__(self, cfg, rng, world_model, params):
+        self.agent = npmodels.Agent(world_model, params, rng)
+        self.random = envs.RandomPolicy(cfg, rng)
+        self.explore = cfg.data.agent_explore
+        self.rng = rng
+
+    def act(self, obs):
+        if self.random.left > 0 or self.rng.random() < self.explore:
+            return self.agent.act(obs, override=self.random.act())
+        return self.agent.act(obs)
+
+
+def rollout(cfg, env, seed, agent=None):
+    """One episode (random policy, or `agent` = (WorldModel, params)) -> arrays in rollouts.ROLLOUT format."""
+    rng = np.random.default_rng(seed)
+    policy = AgentPolicy(cfg, rng, *agent) if agent else envs.RandomPolicy(cfg, rng)
     obs, _ = env.reset(seed=seed)
     frames, actions, rewards, dones = [], [], [], []
     while True:
-        action = policy.act()
+        action = policy.act(obs) if agent else policy.act()
         frames.append(obs)
         actions.append(action)
         obs, reward, terminated, truncated, _ = env.step(action)
@@ -50,16 +96,20 @@ def rollout(cfg, env, seed):
 
 
 _env = None  # one game per worker process, reused across its episodes
+_agent = None  # (WorldModel, params) per worker, loaded on its first agent episode
 
 
 def work(job):
     """Run and save one episode in a worker; any error names the episode's seed."""
-    global _env
-    cfg, seed, path = job
+    global _env, _agent
+    cfg, seed, path, agent = job
     try:
         if _env is None:
             _env = envs.make_env(cfg)
-        data = rollout(cfg, _env, seed)
+        if agent and _agent is None:
+            npmodels.set_blas_threads(1)  # parallelism comes from the workers
+            _agent = (npmodels.WorldModel.load(agent[0]), agent[1])
+        data = rollout(cfg, _env, seed, _agent if agent else None)
         rollouts.save(path, **data)
         return seed, len(data["done"])
     except Exception as e:  # re-raised in the parent as one picklable error
@@ -69,6 +119,7 @@ def work(job):
 def main():
     args = config.parser(__doc__).parse_args()
     cfg = config.from_args(args)
+    agent = agent_files(cfg)  # checked before anything is written
     out_dir = os.path.join(config.data_dir(cfg), "rollouts")
     os.makedirs(out_dir, exist_ok=True)
     config.save(cfg, config.run_dir(cfg), STAGE)
@@ -85,7 +136,11 @@ def main():
     print(f"[{STAGE}] {cfg.experiment}: {len(todo)} episodes to generate ({len(seeds) - len(todo)} on disk) "
           f"-> {out_dir}, {cfg.data.workers} workers")
 
-    jobs = [(cfg, s, paths[s]) for s in todo]
+    if agent:
+        print(f"[{STAGE}] episodes {cfg.data.agent_from}+ played by {cfg.data.agent} (V + M: {agent[0]}), "
+              f"exploring with probability {cfg.data.agent_explore} per step")
+    jobs = [(cfg, s, paths[s], agent if agent and s - episode_seed(cfg, 0) >= cfg.data.agent_from else None)
+            for s in todo]
     lengths, t0 = [], time.time()
     workers = max(1, min(cfg.data.workers, len(jobs)))
     pool = Pool(workers, envs.worker_init) if workers > 1 else None
@@ -109,4 +164,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except rollouts.DataError as e:
+        raise SystemExit(f"[{STAGE}] error: {e}")

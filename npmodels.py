@@ -481,7 +481,8 @@ class Agent:
 
     act(frame): z = mu + exp(logvar / 2) * eps from the encoder (as the original sampled it),
     action from [z, h] (Doom: [z, c, h]), then M advances with (z, action, restart) where restart
-    is 1 on the first step after reset. params=None gives zero actions (for timing).
+    is 1 on the first step after reset. params=None gives zero actions (for timing). act(frame, action)
+    plays `action` instead of C's (exploration when collecting data) and M advances with it.
     """
 
     def __init__(self, world_model, params, rng=None):
@@ -499,7 +500,7 @@ class Agent:
         self.z = None
         self.restart = 1.0
 
-    def act(self, frame):
+    def act(self, frame, override=None):
         mu, logvar = self.wm.encode(np.asarray(frame, np.uint8)[None])
         eps = self.rng.standard_normal(mu.shape).astype(np.float32)
         self.z = mu + np.exp(logvar / 2.0) * eps
@@ -508,6 +509,8 @@ class Agent:
         else:
             features = controller_features(self.wm.experiment, self.z, self.h, self.c)
             action = controller_act(self.wm.experiment, self.params, features)
+        if override is not None:
+            action = np.asarray(override, np.float32).reshape(1, self.wm.action_size)
         self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
         self.restart = 0.0
         return action[0]

@@ -125,3 +125,41 @@ def test_ctrl_c_stops_cleanly(tmp_path):
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_doom_agent_episodes(tmp_path):
+    """data.agent: episodes >= agent_from are played by the shipped V + M + C (with exploration), and the
+    recorded actions are the ones it played: replaying the frames through the same policy gives them."""
+    import importlib
+
+    import config
+    stage = importlib.import_module("01_generate_data")
+    shipped = os.path.join(ROOT, "results", "doom", "tau1.15", "best.npz")
+    agent = [f"data.agent={shipped}", "data.agent_from=2", "data.agent_explore=0.05",
+             "env.max_steps=150"]
+    r = generate(tmp_path, "doom", *agent)
+    assert r.returncode == 0, r.stderr
+    assert f"episodes 2+ played by {shipped}" in r.stdout
+    files = episode_files(tmp_path, "doom")
+    assert len(files) == 4
+
+    cfg = config.load(["doom", "tiny"], agent)
+    wm_path, params = stage.agent_files(cfg)
+    wm = stage.npmodels.WorldModel.load(wm_path)
+    for seed, f in enumerate(files):
+        d = rollouts.load(f, rollouts.ROLLOUT)
+        if seed < 2:  # the random policy: each action held for 1..10 steps
+            changes = np.flatnonzero(np.diff(d["action"][:, 0])) + 1
+            assert np.diff(np.r_[0, changes, len(d["action"])]).max() <= 10
+            continue
+        replay = stage.AgentPolicy(cfg, np.random.default_rng(seed), wm, params).act
+        greedy = stage.AgentPolicy(config.load(["doom", "tiny"], agent + ["data.agent_explore=0"]),
+                                   np.random.default_rng(seed), wm, params).act
+        played = np.stack([replay(o) for o in d["obs"]])
+        assert np.allclose(played, d["action"], atol=1e-6)
+        assert not np.allclose(np.stack([greedy(o) for o in d["obs"]]), d["action"], atol=1e-6)  # it explored
+
+    # a controller that is not there: a clear error naming it, before anything is written
+    r = generate(tmp_path / "bad", "doom", "data.agent=results/doom/nope/best.npz")
+    assert r.returncode != 0 and "results/doom/nope/best.npz" in r.stderr and "not found" in r.stderr
+    assert not (tmp_path / "bad" / "data").exists()

@@ -336,3 +336,17 @@ def test_agent(tmp_path):
     zero = npmodels.Agent(wm, None, np.random.default_rng(0))
     zero.reset()
     assert np.array_equal(zero.act(frames[0]), [0.0])
+
+    # override: the given action is played and M advances with it (not with C's action)
+    played = np.float32([[-0.9], [0.0], [0.9], [0.5], [-0.2]])
+    agent = npmodels.Agent(wm, params, np.random.default_rng(7))
+    out = [agent.act(f, override=a) for f, a in zip(frames, played)]
+    assert np.array_equal(np.array(out), played)
+    rng = np.random.default_rng(7)
+    h, c = wm.initial_state(1)
+    for t, f in enumerate(frames):
+        mu, logvar = wm.encode(f[None])
+        z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape).astype(np.float32)
+        h, c = wm.step(z, played[t:t + 1], 1.0 if t == 0 else 0.0, h, c)
+    np.testing.assert_allclose(agent.h, h, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(agent.c, c, rtol=1e-6, atol=1e-6)
