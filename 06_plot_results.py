@@ -194,8 +194,12 @@ def results_table(cfg, history, real, random, dream_score, gens, runs=None):
     def epochs(stage):  # a warm start's epochs come on top of the model it started from
         return f"{stage.epochs} epoch(s)" + (f" on top of `{stage.init_from}`" if stage.init_from else "")
 
+    data = f"{cfg.data.episodes} random rollouts"
+    if cfg.data.agent and cfg.data.agent_from < cfg.data.episodes:
+        data = (f"{cfg.data.episodes} rollouts ({cfg.data.agent_from} random, the rest played by "
+                f"`{cfg.data.agent}`)")
     lines = [f"# Results: {cfg.name}", "",
-             f"Scale: config `{' + '.join(cfg.config_names)}` — {cfg.data.episodes} random rollouts, "
+             f"Scale: config `{' + '.join(cfg.config_names)}` — {data}, "
              f"VAE {epochs(cfg.vae)}, MDN-RNN {epochs(cfg.rnn)}, CMA-ES population "
              f"{cfg.controller.population} x {cfg.controller.trials} trials, {gens} generation(s) "
              f"({'in the dream, tau = %.2f' % cfg.controller.temperature if cfg.controller.mode == 'dream' else 'in the real game'}).",

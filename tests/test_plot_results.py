@@ -22,6 +22,12 @@ def test_the_scale_line_names_the_model_a_warm_start_began_from():
     assert "MDN-RNN 6 epoch(s) on top of `results/doom-m500/world_model.npz`" in line
 
 
+def test_the_scale_line_says_which_rollouts_an_agent_played():
+    assert "4 random rollouts," in table()
+    line = table("data.episodes=11", "data.agent=results/doom/tau1.15/best.npz", "data.agent_from=10")
+    assert "11 rollouts (10 random, the rest played by `results/doom/tau1.15/best.npz`)" in line
+
+
 def controller(run_dir, name, tau, generations, real=True):
     folder = run_dir / name
     folder.mkdir()
