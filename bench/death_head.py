@@ -44,14 +44,14 @@ def done_logits(wm, episodes):
 
 def report(name, episodes, logits):
     steps = sum(len(x) for x in logits)
-    deaths = [len(x) - 1 for x, ep in zip(logits, episodes) if ep["done"][-1]]
+    died = [x for x, ep in zip(logits, episodes) if ep["done"][-1]]  # the death is each one's last step
+    deaths = len(died)
     flags = sum(int((x > 0).sum()) for x in logits)
     prob = np.mean(np.concatenate([1 / (1 + np.exp(-x)) for x in logits]))
-    hits = sum(bool((x[max(0, d - NEAR):d + 1] > 0).any()) for x, d in
-               zip([x for x, ep in zip(logits, episodes) if ep["done"][-1]], deaths))
-    print(f"  {name:<28} {len(episodes):>4} episodes {steps:>7} steps | real deaths {1000 * len(deaths) / steps:5.2f}"
+    hits = sum(bool((x[-(NEAR + 1):] > 0).any()) for x in died)
+    print(f"  {name:<28} {len(episodes):>4} episodes {steps:>7} steps | real deaths {1000 * deaths / steps:5.2f}"
           f" /1k steps | M's logit > 0: {1000 * flags / steps:5.2f} /1k | mean p(done) {prob:.4f} | deaths flagged "
-          f"{hits}/{len(deaths)} ({100 * hits / max(1, len(deaths)):.0f} %)")
+          f"{hits}/{deaths} ({100 * hits / max(1, deaths):.0f} %)")
 
 
 def main():
