@@ -30,28 +30,15 @@ STAGE = "04_train_rnn"
 
 
 def load_stream(files, z_size):
-    """All episodes as one stream: mu, logvar, action, restart (first frame), done, valid (has a next frame)."""
-    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
-    for path in config.progress(files, desc="load series", unit="episode"):
-        s = rollouts.load(path, rollouts.SERIES)
-        if s["mu"].shape[1] != z_size:
-            raise rollouts.DataError(f"{path}: mu has {s['mu'].shape[1]} dims but vae.z_size={z_size}; re-run stage 03")
-        T = len(s["mu"])
-        parts["mu"].append(s["mu"].astype(np.float32))
-        parts["logvar"].append(s["logvar"].astype(np.float32))
-        parts["action"].append(s["action"].reshape(T, -1).astype(np.float32))
-        parts["restart"].append(np.arange(T) == 0)
-        parts["done"].append(s["done"])
-        parts["valid"].append(np.arange(T) < T - 1)
-    return {k: np.concatenate(v) for k, v in parts.items()}
-
-
-def epoch_windows(n_steps, seq_len, seed, epoch):
-    """Shuffled start indices of the epoch's sequences (each needs seq_len + 1 stream steps)."""
-    rng = np.random.default_rng([seed, epoch])
-    offset = int(rng.integers(0, seq_len)) if n_steps > 2 * seq_len + 1 else 0
-    starts = np.arange(offset, n_steps - seq_len, seq_len)
-    return rng.permutation(starts)
+    """All episodes as one stream (training.join_episodes), each file's z size checked."""
+    def episodes():
+        for path in config.progress(files, desc="load series", unit="episode"):
+            s = rollouts.load(path, rollouts.SERIES)
+            if s["mu"].shape[1] != z_size:
+                raise rollouts.DataError(f"{path}: mu has {s['mu'].shape[1]} dims but vae.z_size={z_size}; "
+                                         "re-run stage 03")
+            yield s["mu"], s["logvar"], s["action"], s["done"]
+    return training.join_episodes(episodes())
 
 
 def make_batch(stream, starts, seq_len, rng):
@@ -88,7 +75,7 @@ def main():
                                  f"{cfg.experiment} expects {action_size}")
     n_steps = len(stream["mu"])
     seq_len = min(rc.seq_len, n_steps - 1)
-    n_windows = len(epoch_windows(n_steps, seq_len, cfg.seed, 0))
+    n_windows = len(training.epoch_windows(n_steps, seq_len, cfg.seed, 0))
     batch_size = min(rc.batch_size, n_windows)
     if batch_size < rc.batch_size or seq_len < rc.seq_len:
         print(f"[{STAGE}] note: only {n_steps} steps of data: using batch {batch_size} x seq {seq_len} "
@@ -116,7 +103,7 @@ def main():
                desc="MDN-RNN", unit="batch")
     while state["epoch"] < rc.epochs:
         epoch = state["epoch"]
-        starts = epoch_windows(n_steps, seq_len, cfg.seed, epoch)
+        starts = training.epoch_windows(n_steps, seq_len, cfg.seed, epoch)
         for b in range(state["batch"], per_epoch):
             rng = np.random.default_rng([cfg.seed, epoch, b])
             x, y = make_batch(stream, starts[b * batch_size:(b + 1) * batch_size], seq_len, rng)

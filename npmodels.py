@@ -504,13 +504,13 @@ class Agent:
         mu, logvar = self.wm.encode(np.asarray(frame, np.uint8)[None])
         eps = self.rng.standard_normal(mu.shape).astype(np.float32)
         self.z = mu + np.exp(logvar / 2.0) * eps
-        if self.params is None:
+        if override is not None:  # C is not asked: the action played is given
+            action = np.asarray(override, np.float32).reshape(1, self.wm.action_size)
+        elif self.params is None:
             action = np.zeros((1, self.wm.action_size), np.float32)
         else:
             features = controller_features(self.wm.experiment, self.z, self.h, self.c)
             action = controller_act(self.wm.experiment, self.params, features)
-        if override is not None:
-            action = np.asarray(override, np.float32).reshape(1, self.wm.action_size)
         self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
         self.restart = 0.0
         return action[0]

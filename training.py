@@ -1,4 +1,5 @@
-"""Helpers shared by the Keras training stages (02 and 04): checkpoints, NaN checks, curves.
+"""Helpers shared by the Keras training stages (02 and 04): checkpoints, NaN checks, curves, and M's
+data stream (also used by tools/gpu_train_rnn.py, which has no Keras, so nothing here imports it).
 
 A checkpoint is a folder holding the model weights, the optimizer's variables and a
 JSON state (position in the data, loss history). It is written to a fresh folder and
@@ -108,6 +109,29 @@ def warm_start(model, part, path, experiment, stage):
     except (KeyError, ValueError) as e:
         raise rollouts.DataError(f"{path}: its {part} does not fit this config's model ({type(e).__name__}: {e})") from None
     print(f"[{stage}] {part} starts from {path}")
+
+
+def join_episodes(episodes):
+    """Episodes (mu, logvar, action, done) as one stream for M (stage 04): mu, logvar, action (T, A)
+    float32, restart (first frame), done, valid (has a next frame), each concatenated over episodes."""
+    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
+    for mu, logvar, action, done in episodes:
+        T = len(mu)
+        parts["mu"].append(np.asarray(mu, np.float32))
+        parts["logvar"].append(np.asarray(logvar, np.float32))
+        parts["action"].append(np.asarray(action, np.float32).reshape(T, -1))
+        parts["restart"].append(np.arange(T) == 0)
+        parts["done"].append(done)
+        parts["valid"].append(np.arange(T) < T - 1)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def epoch_windows(n_steps, seq_len, seed, epoch):
+    """Shuffled start indices of the epoch's sequences (each needs seq_len + 1 stream steps)."""
+    rng = np.random.default_rng([seed, epoch])
+    offset = int(rng.integers(0, seq_len)) if n_steps > 2 * seq_len + 1 else 0
+    starts = np.arange(offset, n_steps - seq_len, seq_len)
+    return rng.permutation(starts)
 
 
 def check_finite(logs, stage, where):

@@ -1,5 +1,5 @@
 """tools/gpu_train_rnn.py: its PyTorch M and loss against arch.py's on the same batch (needs torch,
-which the project does not install: skipped without it), its copy of stage 04's windows, and merge."""
+which the project does not install: skipped without it), its batches (stage 04's windows), and merge."""
 import importlib
 import os
 import subprocess
@@ -26,23 +26,25 @@ def random_world_model(path, rng):
 
 
 def random_stream(rng, lengths):
+    import training
     z = SIZES["z_size"]
-    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
-    for T in lengths:
-        parts["mu"].append(rng.normal(0, 1, (T, z)).astype(np.float32))
-        parts["logvar"].append(rng.normal(-1, 0.3, (T, z)).astype(np.float32))
-        parts["action"].append(rng.uniform(-1, 1, (T, 1)).astype(np.float32))
-        parts["restart"].append(np.arange(T) == 0)
-        parts["done"].append(np.arange(T) == T - 1)
-        parts["valid"].append(np.arange(T) < T - 1)
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    return training.join_episodes((rng.normal(0, 1, (T, z)), rng.normal(-1, 0.3, (T, z)), rng.uniform(-1, 1, (T, 1)),
+                                   np.arange(T) == T - 1) for T in lengths)
 
 
-def test_windows_match_stage_04():
+def test_windows_are_stage_04s():
+    """The tool cuts the stream with stage 04's own windows and stream (training.py), not a copy."""
     pytest.importorskip("keras")
     m04 = importlib.import_module("04_train_rnn")
-    for n, L, epoch in ((10_000, 500, 0), (10_000, 500, 7), (50, 40, 1), (3_220_023, 500, 3)):
-        np.testing.assert_array_equal(gpu_train_rnn.epoch_windows(n, L, 0, epoch), m04.epoch_windows(n, L, 0, epoch))
+    import training
+    assert gpu_train_rnn.training is training and m04.training is training
+    it = gpu_train_rnn.windows(1_000, 40, 8, seed=0)
+    for epoch in (0, 1):
+        starts = training.epoch_windows(1_000, 40, 0, epoch)
+        for b in range(len(starts) // 8):
+            e, bi, per_epoch, got = next(it)
+            assert (e, bi, per_epoch) == (epoch, b, len(starts) // 8)
+            np.testing.assert_array_equal(got, starts[b * 8:(b + 1) * 8])
 
 
 def test_loss_matches_arch(tmp_path):
@@ -56,7 +58,7 @@ def test_loss_matches_arch(tmp_path):
     vae, rnn_w = random_world_model(str(tmp_path / "wm.npz"), rng)
     stream = random_stream(rng, [7, 30, 1, 12, 45, 3, 25, 60, 9, 18])
     L = 20
-    starts = m04.epoch_windows(len(stream["mu"]), L, 0, 0)[:6]
+    starts = gpu_train_rnn.training.epoch_windows(len(stream["mu"]), L, 0, 0)[:6]
     assert sum(stream["restart"][s + 1:s + L].sum() for s in starts) >= 3  # resets inside windows
 
     class Zero:

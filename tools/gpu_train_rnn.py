@@ -23,11 +23,10 @@ and the done loss (done weighted by restart_factor) over all, Adam (Keras' epsil
 original's decay, gradients clipped by value. One change of method, not of result: the state resets
 inside a window are done by cutting each window at episode starts into segments that each start
 from a zero state (what the reset computes), so that cuDNN's LSTM can run them as one padded batch.
-`check` compares this loss with arch.py's on the same batch (tests/test_gpu_train_rnn.py).
+tests/test_gpu_train_rnn.py compares this loss with arch.py's on the same batch.
 """
 import argparse
 import importlib
-import json
 import math
 import os
 import sys
@@ -40,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import config  # noqa: E402
 import npmodels  # noqa: E402
 import rollouts  # noqa: E402
+import training  # noqa: E402
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -140,158 +140,138 @@ def forward_windows(rnn, stream, starts, seq_len, noise):
     return rnn.head(h), z[:, 1:].reshape(B * L, -1), stream["done"][t].reshape(-1), stream["valid"][t].reshape(-1)
 
 
-def epoch_windows(n_steps, seq_len, seed, epoch):
-    """Stage 04's epoch_windows (04 imports Keras, so it is repeated here; the test checks they agree)."""
-    rng = np.random.default_rng([seed, epoch])
-    offset = int(rng.integers(0, seq_len)) if n_steps > 2 * seq_len + 1 else 0
-    starts = np.arange(offset, n_steps - seq_len, seq_len)
-    return rng.permutation(starts)
-
-
 # ----------------------------------------------------------------------------- data (01 + 03)
 _env = None
 _cfg = None
+_gen = None  # stage 01's module (its name starts with a digit, so importlib)
+
+
+def _worker_init(cfg):
+    global _cfg, _gen
+    import envs
+    envs.worker_init()
+    _cfg, _gen = cfg, importlib.import_module("01_generate_data")
 
 
 def _play(seed):
     global _env
-    gen = importlib.import_module("01_generate_data")
     if _env is None:
         import envs
         _env = envs.make_env(_cfg)
-    d = gen.rollout(_cfg, _env, seed)
-    return seed, d["obs"], d["action"], d["done"]
+    d = _gen.rollout(_cfg, _env, seed)
+    return d["obs"], d["action"], d["done"]
 
 
-def _worker_init(cfg):
-    global _cfg
-    import envs
-    envs.worker_init()
-    _cfg = cfg
-
-
-def make_stream(cfg, encoder, episodes, workers, budget_s, device):
-    """Play episodes 0..episodes-1 (01's seeds) and encode them (03); stop early at budget_s."""
+def play_and_encode(cfg, encoder, episodes, workers, budget_s, device, count):
+    """Yield (mu, logvar, action, done) of episodes 0..episodes-1 (01's seeds), encoded by V (03);
+    stop early at budget_s. count["episodes"] counts them."""
     import torch
-    gen = importlib.import_module("01_generate_data")
-    seeds = [gen.episode_seed(cfg, i) for i in range(episodes)]
-    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
+    seeds = [importlib.import_module("01_generate_data").episode_seed(cfg, i) for i in range(episodes)]
     t0, frames = time.time(), 0
-    ctx = get_context("fork")
-    with ctx.Pool(workers, _worker_init, (cfg,)) as pool:
-        for seed, obs, action, done in pool.imap(_play, seeds, chunksize=4):
+    with get_context("fork").Pool(workers, _worker_init, (cfg,)) as pool:
+        encoder.to(device)  # only now: the pool forked before CUDA started in this process
+        for obs, action, done in pool.imap(_play, seeds, chunksize=4):
             with torch.no_grad():
                 mu, logvar = encoder(torch.from_numpy(obs).to(device))
-            T = len(obs)
-            parts["mu"].append(mu.cpu().numpy())
-            parts["logvar"].append(logvar.cpu().numpy())
-            parts["action"].append(action.reshape(T, -1))
-            parts["restart"].append(np.arange(T) == 0)
-            parts["done"].append(done)
-            parts["valid"].append(np.arange(T) < T - 1)
-            frames += T
-            n = len(parts["mu"])
+            yield mu.cpu().numpy(), logvar.cpu().numpy(), action, done
+            frames += len(obs)
+            n = count["episodes"] = count["episodes"] + 1
             if n % 500 == 0 or n == len(seeds):
                 print(f"[gpu] {n} episodes, {frames:,} frames, {time.time() - t0:.0f}s", flush=True)
             if time.time() - t0 > budget_s:
                 print(f"[gpu] data budget of {budget_s:.0f}s reached after {n} episodes", flush=True)
                 pool.terminate()
-                break
-    stream = {k: np.concatenate(v) for k, v in parts.items()}
-    return stream, len(parts["mu"]), time.time() - t0
+                return
 
 
 # ----------------------------------------------------------------------------- train
-def save_m(path, rnn, info):
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **rnn.numpy_weights())
-    os.replace(tmp, path)
-    with open(path.replace(".npz", "_history.json") + ".tmp", "w") as f:
-        json.dump(info, f)
-    os.replace(path.replace(".npz", "_history.json") + ".tmp", path.replace(".npz", "_history.json"))
+def windows(n_steps, seq_len, batch, seed):
+    """Stage 04's batches, epoch after epoch: (epoch, batch index, batches per epoch, starts)."""
+    epoch = 0
+    while True:
+        starts = training.epoch_windows(n_steps, seq_len, seed, epoch)
+        per_epoch = len(starts) // batch
+        for b in range(per_epoch):
+            yield epoch, b, per_epoch, starts[b * batch:(b + 1) * batch]
+        epoch += 1
+
+
+def save_m(out_dir, rnn, info):
+    """{out_dir}/m.npz (M in npmodels' layout) and m_history.json, each via a tmp file + rename."""
+    path = os.path.join(out_dir, "m.npz")
+    np.savez(path + ".tmp.npz", **rnn.numpy_weights())
+    os.replace(path + ".tmp.npz", path)
+    training.write_json(os.path.join(out_dir, "m_history.json"), info)
+    return path
 
 
 def train(args):
     import torch
     t_start = time.time()
+    deadline = t_start + args.minutes * 60
     cfg = config.load(["doom", "cpu"], [f"seed={args.seed}"])
     rc = cfg.rnn
     meta, vae_w, rnn_w = npmodels.read_world_model(args.world_model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    device_name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 as on the CPU
     torch.backends.cudnn.allow_tf32 = False
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
-    # the pool forks before CUDA starts in this process
-    encoder, rnn = None, None
-    gen_budget = args.data_minutes * 60
-    encoder_box = {}
-
-    class LazyEncoder:
-        def __call__(self, x):
-            if "e" not in encoder_box:
-                encoder_box["e"], encoder_box["m"] = torch_models(meta, vae_w, rnn_w, device)
-            return encoder_box["e"](x)
-
-    stream_np, n_eps, gen_s = make_stream(cfg, LazyEncoder(), args.episodes, workers, gen_budget, device)
-    encoder, rnn = encoder_box["e"], encoder_box["m"]
+    encoder, rnn = torch_models(meta, vae_w, rnn_w, "cpu")
+    count, t0 = {"episodes": 0}, time.time()
+    stream_np = training.join_episodes(
+        play_and_encode(cfg, encoder, args.episodes, workers, args.data_minutes * 60, device, count))
+    gen_s, n_steps = time.time() - t0, len(stream_np["mu"])
     del encoder
-    n_steps = len(stream_np["mu"])
-    print(f"[gpu] data: {n_eps} episodes, {n_steps:,} steps in {gen_s:.0f}s ({workers} workers); "
-          f"{torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}", flush=True)
+    print(f"[gpu] data: {count['episodes']} episodes, {n_steps:,} steps in {gen_s:.0f}s ({workers} workers); "
+          f"{device_name}", flush=True)
     stream = {k: torch.tensor(v.astype(np.float32) if v.dtype == bool else v, device=device)
               for k, v in stream_np.items()}
+    rnn.to(device)
     seq_len = min(rc.seq_len, n_steps - 1)
-    batch = min(rc.batch_size, len(epoch_windows(n_steps, seq_len, args.seed, 0)))  # as stage 04, for tiny data
-    opt = torch.optim.Adam([p for p in rnn.parameters() if p.requires_grad], lr=rc.learning_rate, eps=1e-7)
+    batch = min(rc.batch_size, len(training.epoch_windows(n_steps, seq_len, args.seed, 0)))  # as 04, for tiny data
     params = [p for p in rnn.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=rc.learning_rate, eps=1e-7)  # Keras' epsilon
     os.makedirs(args.out, exist_ok=True)
-    out_path = os.path.join(args.out, "m.npz")
-    hist, step, epoch, last_save = [], 0, 0, time.time()
-    deadline = t_start + args.minutes * 60
+    hist, step, last_save = [], 0, time.time()
     gen = torch.Generator(device=device).manual_seed(args.seed)
-    info = {}
     t_train = time.time()
-    while time.time() < deadline and (args.max_updates <= 0 or step < args.max_updates):
-        starts_all = epoch_windows(n_steps, seq_len, args.seed, epoch)
-        per_epoch = len(starts_all) // batch
-        for b in range(per_epoch):
-            starts = torch.tensor(starts_all[b * batch:(b + 1) * batch], device=device)
-            noise = torch.randn((batch, seq_len + 1, meta["z_size"]), generator=gen, device=device)
-            lr = (rc.learning_rate - rc.min_learning_rate) * rc.decay_rate ** step + rc.min_learning_rate
-            for g in opt.param_groups:
-                g["lr"] = lr
-            out, z_next, done, valid = forward_windows(rnn, stream, starts, seq_len, noise)
-            loss, zl, dl = losses(out, z_next, done, valid, meta["z_size"], meta["mixtures"], rc.restart_factor)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_value_(params, rc.grad_clip)
-            opt.step()
-            step += 1
-            if step % 25 == 0 or step == 1:
-                vals = [loss.item(), zl.item(), dl.item()]
-                if not all(math.isfinite(v) for v in vals):
-                    raise SystemExit(f"[gpu] non-finite loss at update {step}: {vals}; m.npz keeps the last good M")
-                hist.append([step, epoch] + vals)
-            if step % 200 == 0:
-                print(f"[gpu] update {step} (epoch {epoch + 1}): loss {hist[-1][2]:.4f} (z {hist[-1][3]:.4f}, "
-                      f"done {hist[-1][4]:.4f}), {(time.time() - t_train) / step * 1000:.1f} ms/update", flush=True)
-            info = {"updates": step, "epochs_done": epoch, "batch_in_epoch": b + 1, "batches_per_epoch": per_epoch,
-                    "episodes": n_eps, "steps": n_steps, "data_seconds": round(gen_s, 1),
-                    "train_seconds": round(time.time() - t_train, 1), "seq_len": seq_len, "batch_size": batch,
-                    "world_model": os.path.basename(args.world_model), "seed": args.seed,
-                    "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-                    "history_columns": ["update", "epoch", "loss", "z_loss", "done_loss"], "history": hist}
-            if time.time() - last_save > 60:
-                save_m(out_path, rnn, info)
-                last_save = time.time()
-            if time.time() >= deadline or (args.max_updates > 0 and step >= args.max_updates):
-                break
-        else:
-            epoch += 1
-            continue
-        break
-    save_m(out_path, rnn, info)
-    print(f"[gpu] wrote {out_path}: {step} updates ({epoch} full epochs) in {time.time() - t_train:.0f}s; "
+
+    def info():
+        return {"updates": step, "epochs_done": epoch + (b + 1 == per_epoch), "batch_in_epoch": b + 1,
+                "batches_per_epoch": per_epoch, "episodes": count["episodes"], "steps": n_steps,
+                "data_seconds": round(gen_s, 1), "train_seconds": round(time.time() - t_train, 1),
+                "seq_len": seq_len, "batch_size": batch, "world_model": os.path.basename(args.world_model),
+                "seed": args.seed, "device": device_name,
+                "history_columns": ["update", "epoch", "loss", "z_loss", "done_loss"], "history": hist}
+
+    for epoch, b, per_epoch, starts in windows(n_steps, seq_len, batch, args.seed):
+        noise = torch.randn((batch, seq_len + 1, meta["z_size"]), generator=gen, device=device)
+        for g in opt.param_groups:  # arch.OriginalDecay at the optimizer's step
+            g["lr"] = (rc.learning_rate - rc.min_learning_rate) * rc.decay_rate ** step + rc.min_learning_rate
+        out, z_next, done, valid = forward_windows(rnn, stream, torch.tensor(starts, device=device), seq_len, noise)
+        loss, zl, dl = losses(out, z_next, done, valid, meta["z_size"], meta["mixtures"], rc.restart_factor)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(params, rc.grad_clip)
+        opt.step()
+        step += 1
+        if step % 25 == 0 or step == 1:
+            vals = [loss.item(), zl.item(), dl.item()]
+            if not all(math.isfinite(v) for v in vals):
+                raise SystemExit(f"[gpu] non-finite loss at update {step}: {vals}; m.npz keeps the last good M")
+            hist.append([step, epoch] + vals)
+        if step % 200 == 0:
+            print(f"[gpu] update {step} (epoch {epoch + 1}): loss {hist[-1][2]:.4f} (z {hist[-1][3]:.4f}, "
+                  f"done {hist[-1][4]:.4f}), {(time.time() - t_train) / step * 1000:.1f} ms/update", flush=True)
+        if time.time() >= deadline or 0 < args.max_updates <= step:
+            break
+        if time.time() - last_save > 60:
+            save_m(args.out, rnn, info())
+            last_save = time.time()
+    final = info()
+    path = save_m(args.out, rnn, final)
+    print(f"[gpu] wrote {path}: {step} updates ({final['epochs_done']} full epochs) in {final['train_seconds']:.0f}s; "
           f"last loss {hist[-1][2]:.4f}", flush=True)
 
 
