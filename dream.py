@@ -16,7 +16,8 @@ Random numbers: one Generator per rollout stream; per reset it draws the episode
 (npmodels.mdn_noise: random((n, Z)) then standard_normal((n, Z))). dream_rollouts gives each
 candidate (row of params) its own Generator and draws its trials' numbers in exactly this order,
 so with trials=1 and seed=[s] it reproduces DreamEnv(...).reset(seed=s) stepped with the same
-controller, and a candidate's result depends only on (its seed, its params).
+controller, and a candidate's result depends only on (its seed, its params), for one BLAS build and
+thread count: the dream is chaotic, so another summation order in the matmuls gives another draw.
 No TensorFlow here.
 """
 import os
