@@ -11,7 +11,9 @@ Training: controller.mode=dream runs dream.dream_rollouts (Doom: +1 per step unt
 death, at controller.temperature), a whole task (controller.chunk candidates x trials) batched;
 mode=real plays the real game (envs.make_env + npmodels.Agent: V + M + C each frame), episodes
 capped at controller.max_steps. CMA-ES, checkpoints and resuming: es.py; re-run the same command
-to continue after a kill; a finished run is skipped unless --redo.
+to continue after a kill; a finished run is skipped unless --redo. controller.ensemble (ours, not
+the paper's): other world models with the same V; each candidate's trials are split evenly over
+M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dream score use M alone.
 
 --eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
@@ -121,8 +123,8 @@ class Rollouts:
     random-policy baseline; params ignored).
     """
 
-    def __init__(self, cfg, mode, policy="controller", max_steps=None):
-        self.cfg, self.mode, self.policy = cfg.to_dict(), mode, policy
+    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False):
+        self.cfg, self.mode, self.policy, self.ensemble = cfg.to_dict(), mode, policy, ensemble
         self.max_steps = max_steps or cfg.controller.max_steps
 
     def __call__(self, params, seeds, trials):
@@ -132,6 +134,10 @@ class Rollouts:
             import dream
             wm = world_model(p["wm"])
             mu, logvar = initial_z(p["init"], wm.z_size)
+            if self.ensemble and cfg.controller.ensemble:  # trials split over M and the other dreams
+                wms = [wm] + [world_model(path) for path in cfg.controller.ensemble]
+                return dream.ensemble_rollouts(wms, mu, logvar, params, trials, cfg.controller.temperature,
+                                               self.max_steps, seed=[int(s) for s in seeds])
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
                                         self.max_steps, seed=[int(s) for s in seeds])
         import npmodels
@@ -165,6 +171,37 @@ def check_world_model(cfg, p, need_init):
     return wm, npmodels.controller_size(cfg.experiment, wm.z_size, wm.hidden)
 
 
+def check_ensemble(cfg, wm_path):
+    """controller.ensemble: other world models whose dreams share each candidate's trials (ours).
+
+    Each must exist and match the run's world model in game, sizes and V (the encoder's weights,
+    so that z means the same in every dream); the trials must split evenly. Returns their sha1s.
+    """
+    paths_ = list(cfg.controller.ensemble)
+    if not paths_:
+        return []
+    if cfg.controller.mode != "dream" or cfg.controller.trials % (len(paths_) + 1):
+        raise rollouts.DataError(f"controller.ensemble needs controller.mode=dream and controller.trials "
+                                 f"({cfg.controller.trials}) a multiple of {len(paths_) + 1} (M + the ensemble)")
+    with np.load(wm_path) as f:
+        enc = {k: f[k] for k in f.files if k.startswith("vae/enc_")}
+    own = world_model(wm_path)
+    for path in paths_:
+        require(path, "04_train_rnn.py")
+        other = world_model(path)
+        if (other.experiment, other.z_size, other.hidden, other.predict_done) != \
+                (own.experiment, own.z_size, own.hidden, own.predict_done):
+            raise rollouts.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
+                                     f"hidden={other.hidden}; {wm_path} has {own.experiment}, z={own.z_size}, "
+                                     f"hidden={own.hidden}")
+        with np.load(path) as f:
+            if sorted(k for k in f.files if k.startswith("vae/enc_")) != sorted(enc) or \
+                    any(not np.array_equal(f[k], v) for k, v in enc.items()):
+                raise rollouts.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
+                                         "needs one V so that z means the same in every dream")
+    return [file_sha1(path) for path in paths_]
+
+
 def train(cfg, args, executor):
     p = paths(cfg)
     c = cfg.controller
@@ -176,6 +213,7 @@ def train(cfg, args, executor):
                          "no reward; train this game with controller.mode=real")
     if c.mode == "dream":
         check_world_model(cfg, p, need_init=True)
+    ensemble = check_ensemble(cfg, p["wm"])
     config.save(cfg, config.run_dir(cfg), STAGE)
     settings = es.Settings.from_config(c, cfg.seed)
     where = f"in the dream (tau={c.temperature})" if c.mode == "dream" else "in the real game"
@@ -184,9 +222,15 @@ def train(cfg, args, executor):
           f"{c.trials} trials, {c.generations} generations, {workers}", flush=True)
     meta = {"experiment": cfg.experiment, "mode": c.mode, "temperature": c.temperature, "max_steps": c.max_steps,
             "z_size": wm.z_size, "hidden": wm.hidden, "config": cfg.config_names}
-    state = es.train(Rollouts(cfg, c.mode), n_params, settings, p["ckpt"], p["out"], executor, redo=args.redo,
-                     meta=meta, identity={"world_model_sha1": file_sha1(p["wm"]), "mode": c.mode,
-                                                 "temperature": c.temperature, "max_steps": c.max_steps})
+    identity = {"world_model_sha1": file_sha1(p["wm"]), "mode": c.mode, "temperature": c.temperature,
+                "max_steps": c.max_steps}
+    if ensemble:  # only then, so that runs made before this key resume as they were
+        meta["ensemble"] = list(c.ensemble)
+        identity["ensemble_sha1"] = ensemble
+        print(f"[{STAGE}] each candidate's {c.trials} trials split over {len(ensemble) + 1} dreams: "
+              f"{p['wm']}, {', '.join(c.ensemble)}", flush=True)
+    state = es.train(Rollouts(cfg, c.mode, ensemble=True), n_params, settings, p["ckpt"], p["out"], executor,
+                     redo=args.redo, meta=meta, identity=identity)
     best = state["best_eval"]
     print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "
           f"{best['generation']}, scored {best['mean']:.1f} +- {best['std']:.1f} over {best['episodes']} "

@@ -4,6 +4,7 @@
     env = gymnasium.make("WorldModels/Dream-v0", world_model=..., initial_z=...)   # the same, registered
     rewards = dream.dream_rollouts(wm, mu0, logvar0, params, trials=16, temperature=1.15,
                                    max_steps=2100, seed=seeds)                   # (P, trials), batched
+    rewards = dream.ensemble_rollouts([wm, wm2], mu0, logvar0, params, 16, seed=seeds)  # trials split over dreams
 
 The dream, as the original DoomCoverRNNEnv: reset zeroes the LSTM state, sets restart = 1 for the
 first step and samples z from a random real episode's first frame, z = mu + exp(logvar / 2) * eps.
@@ -209,3 +210,23 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
             z, h, c = z[keep], h[keep], c[keep]
             cand, row, W_rows, b_rows = cand[keep], row[keep], W_rows[keep], b_rows[keep]
     return steps.reshape(P, trials)
+
+
+def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, seed=()):
+    """dream_rollouts with each candidate's trials split over several dreams (ours, not the paper's).
+
+    wms: world models that share V (so z means the same in each); the trials are cut into
+    len(wms) equal blocks and block k is played in wms[k]'s dream, all from the same initial z.
+    seed: one int per candidate (as from candidate_seeds). Block 0 uses those seeds, so a
+    one-model ensemble is exactly dream_rollouts; block k > 0 uses SeedSequence([seed, k]).
+    Returns (P, trials) float64, block k in columns [k * trials / K, (k + 1) * trials / K).
+    """
+    wms = [_as_world_model(wm) for wm in wms]
+    if not wms or trials % len(wms):
+        raise ValueError(f"trials ({trials}) must be a positive multiple of the number of world models ({len(wms)})")
+    seeds = [int(s) for s in seed]
+    per = trials // len(wms)
+    blocks = [dream_rollouts(wm, initial_mu, initial_logvar, params, per, temperature, max_steps,
+                             seed=seeds if k == 0 else [np.random.SeedSequence([s, k]) for s in seeds])
+              for k, wm in enumerate(wms)]
+    return np.concatenate(blocks, axis=1)

@@ -242,3 +242,22 @@ def test_max_steps_cap():
     dies = random_world_model("doom", done_bias=50.0)
     np.testing.assert_array_equal(dream.dream_rollouts(dies, mu, logvar, controllers("doom", 2), 3, max_steps=9,
                                                        seed=[1, 2]), np.ones((2, 3)))
+
+
+def test_ensemble_rollouts_split_trials_over_dreams(doom):
+    """Block k of each candidate's trials is wms[k]'s dream; one model alone is dream_rollouts."""
+    mu, logvar = initial_z()
+    params = controllers("doom", 3, seed=4)
+    seeds = [int(s) for s in dream.candidate_seeds(0, 1, 3)]
+    alone = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=seeds)
+    np.testing.assert_array_equal(dream.ensemble_rollouts([doom], mu, logvar, params, 4, 1.15, 150, seed=seeds), alone)
+    kind = random_world_model("doom", done_bias=-2.0)  # the same V and sizes, an M that rarely kills
+    both = dream.ensemble_rollouts([doom, kind], mu, logvar, params, 4, 1.15, 150, seed=seeds)
+    assert both.shape == (3, 4)
+    np.testing.assert_array_equal(both[:, :2], dream.dream_rollouts(doom, mu, logvar, params, 2, 1.15, 150, seed=seeds))
+    other = dream.dream_rollouts(kind, mu, logvar, params, 2, 1.15, 150,
+                                 seed=[np.random.SeedSequence([s, 1]) for s in seeds])
+    np.testing.assert_array_equal(both[:, 2:], other)
+    assert both[:, 2:].mean() > 2 * both[:, :2].mean()  # the second block did run in the kinder dream
+    with pytest.raises(ValueError, match="multiple"):
+        dream.ensemble_rollouts([doom, kind], mu, logvar, params, 3, 1.15, 150, seed=seeds)

@@ -168,3 +168,34 @@ def test_missing_or_wrong_inputs_are_named(models, tmp_path):
     assert code != 0 and "no done head" in out
     code, out = run("carracing", car, "vae.z_size=64", check=False)
     assert code != 0 and "z=32" in out and "z=64" in out
+
+
+def test_doom_ensemble_of_dreams(models, tmp_path):
+    """controller.ensemble: trials split over M's dream and other world models' with the same V."""
+    root = fresh_root(models, tmp_path, "ens", games=["doom"])
+    plain = fresh_root(models, tmp_path, "plain", games=["doom"])
+    res = f"{root}/results/doom-tiny"
+    arrays = dict(np.load(f"{res}/world_model.npz"))
+    kind = dict(arrays)
+    kind["rnn/head_b"] = arrays["rnn/head_b"].copy()
+    kind["rnn/head_b"][0] -= np.float32(3.0)  # an M that predicts death far less often
+    np.savez(tmp_path / "kind.npz", **kind)
+    ens = f"controller.ensemble=[{tmp_path / 'kind.npz'}]"
+    _, out = run("doom", root, ens, mpi=3)
+    assert "split over 2 dreams" in out
+    run("doom", plain)
+    h, h0 = history(root, "doom"), history(plain, "doom")
+    assert h["meta"]["ensemble"] == [str(tmp_path / "kind.npz")] and len(h["identity"]["ensemble_sha1"]) == 1
+    assert "ensemble" not in h0["meta"] and "ensemble_sha1" not in h0["identity"]
+    # half of each candidate's trials ran in the kinder dream: longer episodes than M's alone
+    assert np.mean([g["reward_mean"] for g in h["generations"]]) > np.mean([g["reward_mean"] for g in h0["generations"]])
+    # errors: a world model with another V, trials that do not split evenly
+    other_v = dict(arrays)
+    other_v["vae/enc_conv1_b"] = arrays["vae/enc_conv1_b"] + np.float32(0.1)
+    np.savez(tmp_path / "other_v.npz", **other_v)
+    code, out = run("doom", root, f"controller.ensemble=[{tmp_path / 'other_v.npz'}]", "--redo", check=False)
+    assert code != 0 and "other_v.npz" in out and "V (encoder) differs" in out
+    code, out = run("doom", root, ens, "controller.trials=3", "--redo", check=False)
+    assert code != 0 and "multiple of 2" in out
+    code, out = run("doom", root, f"controller.ensemble=[{tmp_path / 'missing.npz'}]", "--redo", check=False)
+    assert code != 0 and "missing.npz" in out and "not found" in out
