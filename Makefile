@@ -47,7 +47,7 @@ pipeline: setup
 # results/doom/world_model.npz is missing). The shipped controllers use CSA, the authors' step-size
 # rule; STEP=tpa (cma 4.5's own choice for 1,088 params) is how results/doom-10k/'s were evolved.
 TAUS ?= 1.15 1.00 1.30 0.50 0.10
-GENS ?= 25
+GENS ?= 50
 STEP ?= csa
 D := --config doom cpu
 P3 := name=doom-10k vae.epochs=2 vae.init_from= rnn.seq_len=1000 rnn.epochs=148 rnn.init_from=
