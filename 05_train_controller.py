@@ -183,8 +183,11 @@ def check_ensemble(cfg, wm_path):
     if cfg.controller.mode != "dream" or cfg.controller.trials % (len(paths_) + 1):
         raise rollouts.DataError(f"controller.ensemble needs controller.mode=dream and controller.trials "
                                  f"({cfg.controller.trials}) a multiple of {len(paths_) + 1} (M + the ensemble)")
-    with np.load(wm_path) as f:
-        enc = {k: f[k] for k in f.files if k.startswith("vae/enc_")}
+    import npmodels
+
+    def encoder(path):
+        return {k: v for k, v in npmodels.read_world_model(path)[1].items() if k.startswith("enc_")}
+    enc = encoder(wm_path)
     own = world_model(wm_path)
     for path in paths_:
         require(path, "04_train_rnn.py")
@@ -194,11 +197,10 @@ def check_ensemble(cfg, wm_path):
             raise rollouts.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
                                      f"hidden={other.hidden}; {wm_path} has {own.experiment}, z={own.z_size}, "
                                      f"hidden={own.hidden}")
-        with np.load(path) as f:
-            if sorted(k for k in f.files if k.startswith("vae/enc_")) != sorted(enc) or \
-                    any(not np.array_equal(f[k], v) for k, v in enc.items()):
-                raise rollouts.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
-                                         "needs one V so that z means the same in every dream")
+        other_enc = encoder(path)
+        if sorted(other_enc) != sorted(enc) or any(not np.array_equal(other_enc[k], v) for k, v in enc.items()):
+            raise rollouts.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
+                                     "needs one V so that z means the same in every dream")
     return [file_sha1(path) for path in paths_]
 
 

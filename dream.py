@@ -212,7 +212,7 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
     return steps.reshape(P, trials)
 
 
-def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, seed=()):
+def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, *, seed):
     """dream_rollouts with each candidate's trials split over several dreams (ours, not the paper's).
 
     wms: world models that share V (so z means the same in each); the trials are cut into

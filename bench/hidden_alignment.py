@@ -51,22 +51,20 @@ def main():
     t0 = time.time()
     episodes = []
     for i in range(args.first, args.first + args.count):
-        path = os.path.join(args.series, f"ep_{i:08d}.npz")
-        if not os.path.exists(path):
-            raise SystemExit(f"[hidden_alignment] {path}: not found (run 03_generate_rnn_data.py)")
+        path = os.path.join(args.series, rollouts.episode_name(i))
         try:
-            with np.load(path) as f:
-                episodes.append({"mu": f["mu"].astype(np.float32), "action": f["action"].astype(np.float32)})
-        except (OSError, ValueError, KeyError) as e:
-            raise SystemExit(f"[hidden_alignment] {path}: unreadable ({e})")
+            ep = rollouts.load(path, rollouts.SERIES)
+        except rollouts.DataError as e:
+            raise SystemExit(f"[hidden_alignment] {e}")
+        episodes.append({"mu": ep["mu"].astype(np.float32), "action": ep["action"].astype(np.float32)})
     steps = sum(len(e["mu"]) for e in episodes)
     print(f"{args.count} episodes ({steps:,} steps) from {args.series}")
     ref = None
     for path in args.world_model:
         try:
             wm = npmodels.WorldModel.load(path)
-        except (OSError, ValueError, rollouts.DataError) as e:
-            raise SystemExit(f"[hidden_alignment] {path}: {e}")
+        except rollouts.DataError as e:  # names the path
+            raise SystemExit(f"[hidden_alignment] {e}")
         h, c = states(wm, episodes)
         if ref is None:
             ref = (h, c)
