@@ -98,7 +98,10 @@ def parse_override(text):
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key.sub=value")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:  # e.g. a path like {results_root}/doom/world_model.npz: a plain string
+        value = raw.strip()
     if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; users mean a number
         try:
             value = float(value)
@@ -128,9 +131,30 @@ def load(names, overrides=()):
                 _merge(cfg, section, f"{path} ({experiment} section)")
     for text in overrides:
         _merge(cfg, parse_override(text), f"override {text!r}")
-    cfg["config_names"] = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    cfg["config_names"] = [os.path.relpath(os.path.splitext(p)[0], CONFIG_DIR) if _in_config_dir(p)
+                           else os.path.splitext(os.path.basename(p))[0] for p in paths]
     cfg["name"] = cfg["name"].format(experiment=cfg["experiment"])
+    _fill_placeholders(cfg, {"{results_root}": cfg["results_root"], "{data_root}": cfg["data_root"]})
     return Config(cfg)
+
+
+def _in_config_dir(path):
+    return os.path.abspath(path).startswith(CONFIG_DIR + os.sep)
+
+
+def _fill_placeholders(tree, values):
+    """String values may name other runs' files as {results_root}/RUN/... or {data_root}/RUN/..., so
+    that a chain of runs (one warm-starting from another) moves with results_root / data_root."""
+    def fill(value):
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, str):
+            for placeholder, text in values.items():
+                value = value.replace(placeholder, text)
+        return value
+    tree.update(fill(tree))
 
 
 def data_dir(cfg):
@@ -201,3 +225,7 @@ def from_args(args):
         return load(names, overrides)
     except ConfigError as e:
         raise SystemExit(f"config error: {e}")
+
+
+if __name__ == "__main__":  # `python config.py --config doom cpu [k=v ...]` prints the run's results folder
+    print(run_dir(from_args(parser("Print the results folder of a config.").parse_args())))
