@@ -17,3 +17,18 @@ def one_blas_thread():
     yield
     if previous is not None:
         npmodels.set_blas_threads(previous)
+
+
+# `make test-fast` (pytest -m "not slow") skips these: they run the real games, stages as
+# subprocesses or MPI. Single tests elsewhere can be marked @pytest.mark.slow.
+SLOW_MODULES = {"test_pipeline", "test_train_controller", "test_generate_data", "test_envs", "test_recipe"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs the real games, stage subprocesses or MPI (skipped by make test-fast)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
