@@ -7,7 +7,7 @@ Reads what stages 02-05 wrote in {run_dir} and makes:
                                  periodic evaluations of the mean solution
   figures/real_episode.gif       the agent in the real game: frame | what V reconstructs
   figures/dream_episode.gif      the agent inside M's dream (decoded z), at the config's tau
-  results.md, metrics.json       our scores beside the paper's tables (shared/seeds/004)
+  results.md, metrics.json       our scores beside the paper's tables
 """
 import json
 import os
@@ -21,7 +21,7 @@ import rollouts
 
 STAGE = "06_plot_results"
 
-# Paper tables (Ha & Schmidhuber 2018; shared/seeds/004). mean, std over 100 trials.
+# Paper tables (Ha & Schmidhuber 2018, "World Models", sections 3-4). mean, std over 100 trials.
 PAPER = {
     "carracing": [("DQN (Prieur, 2017)", "343 ± 18"), ("A3C continuous (Jang et al., 2017)", "591 ± 45"),
                   ("A3C discrete (Khan & Elibol, 2016)", "652 ± 10"), ("ceobillionaire (Gym leaderboard)", "838 ± 11"),

@@ -22,8 +22,7 @@ compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0
 popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
 (cumulative step-size adaptation), what the authors' cma 2.2 did; cma 4.5 (not 4.4.1) switches by
 itself to "tpa" (two-point adaptation) for 300 or more parameters
-(cma.evolution_strategy.TPA_dimension), so it is set explicitly. Runs written before this setting
-existed used cma 4.5's own choice (see with_legacy_step_size). After every generation the CMA-ES
+(cma.evolution_strategy.TPA_dimension), so it is set explicitly. After every generation the CMA-ES
 object (with the RNG it samples from), the history and the best params are pickled
 atomically to `ckpt_path`: the same command continues where it stopped, a kill loses at most
 the generation in progress. Every `eval_every` generations (and at the last) the mean solution
@@ -76,13 +75,6 @@ class Settings:
         return cls(population=c.population, trials=c.trials, sigma0=c.sigma0, weight_decay=c.weight_decay,
                    generations=c.generations, eval_every=c.eval_every, eval_episodes=c.eval_episodes,
                    seed=seed, chunk=c.chunk, step_size=c.step_size)
-
-
-def with_legacy_step_size(settings, n_params):
-    """Settings saved before `step_size` existed: what cma 4.5 chose by itself (TPA from 300 params)."""
-    if "step_size" in settings:
-        return settings
-    return dict(settings, step_size="tpa" if n_params >= 300 else "csa")
 
 
 def cma_options(s):
@@ -253,7 +245,7 @@ def new_state(n_params, s):
 
 def _differences(old_settings, old_n_params, old_identity, n_params, s, identity):
     """(ES settings that differ, other differences: n_params and identity), each as "key old->new"."""
-    old = with_legacy_step_size(old_settings, old_n_params)
+    old = old_settings
     settings = [f"{k} {old.get(k)!r}->{getattr(s, k)!r}" for k in IDENTITY if old.get(k) != getattr(s, k)]
     other = [f"n_params {old_n_params}->{n_params}"] if old_n_params != n_params else []
     other += [f"{k} {old_identity.get(k)!r}->{v!r}" for k, v in identity.items() if old_identity.get(k) != v]
