@@ -1,5 +1,5 @@
 """Helpers shared by the Keras training stages (02 and 04): checkpoints, NaN checks, curves, and M's
-data stream (also used by tools/gpu_train_rnn.py, which has no Keras, so nothing here imports it).
+data stream. Nothing here imports Keras.
 
 A checkpoint is a folder holding the model weights, the optimizer's variables and a
 JSON state (position in the data, loss history). It is written to a fresh folder and
