@@ -58,52 +58,45 @@ class FastCarRacing(car_racing.CarRacing):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._grass = grass_polygons()
-        self._road_src = None     # the road_poly list the arrays below were built from
-        self._road_xy = None      # (n, 4, 2) float64 road polygon vertices, world coordinates
+        self._road_src = None     # the road_poly list _world was built from
+        self._world = None
         self._canvas = None
         self._font = None
         self._texts = {}
 
     # ------------------------------------------------------------------ road
-    def _road_arrays(self):
-        if self._road_src is not self.road_poly or len(self._road_xy) != len(self.road_poly):
+    def _world_polygons(self):
+        """(1 + 400 + n, 4, 2) float64: the background, the grass squares and the road polygons
+        (tiles and kerbs), in the stock drawing order; rebuilt when reset() makes a new track."""
+        if self._road_src is not self.road_poly or len(self._world) != 401 + len(self.road_poly):
             polys = [poly for poly, _ in self.road_poly]
             if any(len(p) != 4 for p in polys):  # never seen (tiles and kerbs are quads); stay correct
                 return None
-            self._road_xy = np.array(polys, dtype=np.float64).reshape(len(polys), 4, 2)
+            road = np.array(polys, dtype=np.float64).reshape(len(polys), 4, 2)
+            self._world = np.concatenate([field_polygon()[None], self._grass, road])
             self._road_src = self.road_poly
-        return self._road_xy
+        return self._world
 
     def _render_road(self, zoom, translation, angle):
-        road = self._road_arrays()
-        if road is None:
+        world = self._world_polygons()
+        if world is None:
             return super()._render_road(zoom, translation, angle)
         cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # exactly pygame's (cos, sin)
         tx, ty = translation
+        x, y = world[..., 0], world[..., 1]  # the stock per-vertex arithmetic, vectorised:
+        px = (cos * x - sin * y) * zoom + tx
+        py = (sin * x + cos * y) * zoom + ty
+        inside = (px >= -MARGIN) & (px <= W + MARGIN) & (py >= -MARGIN) & (py <= H + MARGIN)
+        shown = np.flatnonzero(inside[1:].any(axis=1)) + 1  # the stock cull (the background: never)
+        polys = np.stack([px[shown], py[shown]], axis=-1).tolist()
 
-        def screen(xy):  # the stock per-vertex arithmetic, vectorised
-            x, y = xy[..., 0], xy[..., 1]
-            return np.stack([(cos * x - sin * y) * zoom + tx, (sin * x + cos * y) * zoom + ty], axis=-1)
-
-        def visible(pts):
-            inside = ((pts[..., 0] >= -MARGIN) & (pts[..., 0] <= W + MARGIN)
-                      & (pts[..., 1] >= -MARGIN) & (pts[..., 1] <= H + MARGIN))
-            return np.flatnonzero(inside.any(axis=1))
-
-        surf = self.surf
-        field = screen(field_polygon())
-        if not self._fill_if_covered(field):
-            surf.fill((0, 0, 0), SHOWN)  # as a fresh pygame.Surface: all zero
-            self._poly(field.tolist(), self.bg_color)
-
-        grass = screen(self._grass)
-        for i in visible(grass):
-            self._poly(grass[i].tolist(), self.grass_color)
-
-        if len(road):
-            road = screen(road)
-            for i in visible(road):  # colours read live: a tile changes colour when first touched
-                self._poly(road[i].tolist(), [int(c) for c in self.road_poly[i][1]])
+        if not self._fill_if_covered(zoom, tx, ty, cos, sin):
+            self.surf.fill((0, 0, 0), SHOWN)  # as a fresh pygame.Surface: all zero
+            self._poly(np.stack([px[0], py[0]], axis=-1).tolist(), self.bg_color)
+        grass, road = self.grass_color, self.road_poly
+        for i, pts in zip(shown.tolist(), polys):
+            # colours read live: a tile changes colour when the car first touches it
+            self._poly(pts, grass if i <= 400 else [int(c) for c in road[i - 401][1]])
 
     def _poly(self, pts, color):
         """The stock pair of calls; the fill is clipped to the rows that survive the bottom bar."""
@@ -112,20 +105,18 @@ class FastCarRacing(car_racing.CarRacing):
         gfxdraw.filled_polygon(self.surf, pts, color)
         self.surf.set_clip(None)
 
-    def _fill_if_covered(self, field):
-        """If the background quad covers the whole window with room to spare, its stock drawing
-        (aapolygon: edges all off-screen, nothing drawn; filled_polygon: every pixel, opaque) is one
-        fill with its colour. Returns whether it did that."""
+    def _fill_if_covered(self, zoom, tx, ty, cos, sin):
+        """If the background square covers the whole window with COVER_MARGIN pixels to spare, its
+        stock drawing (aapolygon: edges all off-screen, so nothing; filled_polygon: every pixel,
+        opaque) is one fill with its colour: do that and return True."""
         color = self.bg_color
         if not all(float(c).is_integer() for c in color):
             return False
-        corners = np.array([(0.0, 0.0), (W, 0.0), (W, H), (0.0, H)])
-        edge = np.roll(field, -1, axis=0) - field                      # (4, 2) edge vectors
-        rel = corners[:, None, :] - field[None, :, :]                  # (corner, edge, 2)
-        cross = edge[None, :, 0] * rel[..., 1] - edge[None, :, 1] * rel[..., 0]
-        dist = cross / np.hypot(edge[:, 0], edge[:, 1])[None, :]       # signed distance to each edge line
-        if not (np.all(dist > COVER_MARGIN) or np.all(dist < -COVER_MARGIN)):
-            return False
+        limit = car_racing.PLAYFIELD - COVER_MARGIN / zoom
+        for u, v in ((0.0, 0.0), (W, 0.0), (W, H), (0.0, H)):  # window corners back to world coordinates
+            du, dv = (u - tx) / zoom, (v - ty) / zoom
+            if abs(cos * du + sin * dv) >= limit or abs(cos * dv - sin * du) >= limit:
+                return False
         self.surf.fill(tuple(int(c) for c in color), SHOWN)
         return True
 
@@ -151,7 +142,7 @@ class FastCarRacing(car_racing.CarRacing):
         if "t" not in self.__dict__:
             return None  # reset() not called yet (as stock)
         if self._canvas is None:
-            self._canvas, self._frame = pygame.Surface((W, H)), pygame.Surface((W, H))
+            self._alloc()
         self.surf = self._canvas
 
         angle = -self.car.hull.angle
@@ -162,10 +153,47 @@ class FastCarRacing(car_racing.CarRacing):
 
         self._render_road(zoom, trans, angle)
         self.car.draw(self.surf, zoom, trans, angle, False)
-        self.surf = self._flip_shown()
+        # stock: flip the canvas, draw the bar over its bottom rows, smoothscale the whole to 96x96
+        if not self._indicators_stay_in_bar():  # rare: an indicator reaches up into the picture
+            self.surf = self._flip_shown()
+            self._render_indicators(W, H)
+            self.surf.blit(*self._score_text())
+            return self._create_image_array(self.surf, (car_racing.STATE_W, car_racing.STATE_H))
+        self.surf = self._frame  # only its rows BAR.. are used: the bar is drawn over them whole
         self._render_indicators(W, H)
         self.surf.blit(*self._score_text())
-        return self._create_image_array(self.surf, (car_racing.STATE_W, car_racing.STATE_H))
+        return self._create_image_array(self._narrow_frame(), (car_racing.STATE_W, car_racing.STATE_H))
+
+    def _alloc(self):
+        sw = car_racing.STATE_W
+        self._canvas, self._frame = pygame.Surface((W, H)), pygame.Surface((W, H))
+        self._narrow_top = pygame.Surface((sw, BAR))
+        self._narrow_bar = pygame.Surface((sw, H - BAR))
+        self._narrow = pygame.Surface((sw, H))
+
+    def _indicators_stay_in_bar(self):
+        """Whether every stock indicator polygon stays in the rows the bar covers: a vertical one
+        spans rows H - (h + h * val) .. H - h with val 0.02 * speed or 0.01 * wheel omega."""
+        car = self.car
+        v = car.hull.linearVelocity
+        vals = [0.02 * float(np.sqrt(np.square(v[0]) + np.square(v[1])))]
+        vals += [0.01 * w.omega for w in car.wheels]
+        return max(vals) < 3.5  # row H - 4.5 h = 710 > BAR = 700
+
+    def _narrow_frame(self):
+        """The stock frame (canvas flipped, bar below) shrunk to 96 columns, without the flip of the
+        full-size canvas. smoothscale to 96x96 shrinks columns (each row on its own), then rows: so
+        shrinking the columns first, flipping the 96-wide result and then shrinking the rows gives
+        the same bits (pygame-ce's scalesmooth runs the same two filters through a buffer)."""
+        sw = car_racing.STATE_W
+        top = pygame.transform.smoothscale(self._canvas.subsurface(SHOWN), (sw, BAR), self._narrow_top)
+        bar = pygame.transform.smoothscale(self._frame.subsurface((0, BAR, W, H - BAR)), (sw, H - BAR),
+                                           self._narrow_bar)
+        dst = np.frombuffer(self._narrow.get_buffer(), np.uint8).reshape(H, -1)
+        np.copyto(dst[:BAR], np.frombuffer(top.get_buffer(), np.uint8).reshape(BAR, -1)[::-1])
+        np.copyto(dst[BAR:], np.frombuffer(bar.get_buffer(), np.uint8).reshape(H - BAR, -1))
+        del dst  # unlock
+        return self._narrow
 
     def _flip_shown(self):
         """pygame.transform.flip(canvas, False, True) into the reused frame surface, rows 0..BAR-1
