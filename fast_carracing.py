@@ -36,6 +36,7 @@ MARGIN = car_racing.MAX_SHAPE_DIM  # the stock cull: keep a polygon if any verte
 BAR = int(H - 5 * H / 40.0)  # after the flip, rows BAR.. are painted over by the stock black indicator bar
 SHOWN = pygame.Rect(0, H - BAR, W, BAR)  # so only these canvas rows (before the flip) reach the frame
 SLACK = 4.0  # pixels: a polygon's pixels lie within this of its vertices' bounding box
+REACH = float(np.hypot(W / 2, BAR / 2)) + 4 * SLACK  # pixels: the shown area's half-diagonal, and slack
 COVER_MARGIN = 8.0  # pixels: the background quad must clear the window by this much to be drawn as a fill
 TEXT_CACHE_MAX = 4096  # distinct score strings kept (an episode sees a few hundred at most)
 
@@ -75,6 +76,8 @@ class FastCarRacing(car_racing.CarRacing):
                 return None
             road = np.array(polys, dtype=np.float64).reshape(len(polys), 4, 2)
             self._world = np.concatenate([field_polygon()[None], self._grass, road])
+            self._centre = self._world.mean(axis=1)
+            self._radius = np.sqrt(((self._world - self._centre[:, None]) ** 2).sum(-1)).max(axis=1)
             self._road_src = self.road_poly
         return self._world
 
@@ -84,7 +87,15 @@ class FastCarRacing(car_racing.CarRacing):
             return super()._render_road(zoom, translation, angle)
         cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # exactly pygame's (cos, sin)
         tx, ty = translation
-        x, y = world[..., 0], world[..., 1]  # the stock per-vertex arithmetic, vectorised:
+        # Candidates: polygons near the shown part of the window (a loose test in world coordinates
+        # on their centres; it only saves work, the exact tests below decide).
+        du, dv = (W / 2 - tx) / zoom, ((H - BAR + H) / 2 - ty) / zoom
+        cx, cy = cos * du + sin * dv, cos * dv - sin * du  # the shown area's centre, in the world
+        reach = REACH / zoom + np.sqrt(2.0) * self._radius  # bounding-box corners reach r * sqrt(2)
+        near = (self._centre[:, 0] - cx) ** 2 + (self._centre[:, 1] - cy) ** 2 <= reach * reach
+        near[0] = True  # the background (its transformed corners are needed below)
+        cand = np.flatnonzero(near)
+        x, y = world[cand, :, 0], world[cand, :, 1]  # the stock per-vertex arithmetic, vectorised:
         px = (cos * x - sin * y) * zoom + tx
         py = (sin * x + cos * y) * zoom + ty
         inside = (px >= -MARGIN) & (px <= W + MARGIN) & (py >= -MARGIN) & (py <= H + MARGIN)
@@ -94,8 +105,9 @@ class FastCarRacing(car_racing.CarRacing):
         # hides. Skipping them changes no pixel that is used.
         off = ((px.max(axis=1) < -SLACK) | (px.min(axis=1) > W + SLACK)
                | (py.max(axis=1) < H - BAR - SLACK) | (py.min(axis=1) > H + SLACK))
-        shown = np.flatnonzero(kept[1:] & ~off[1:]) + 1
-        polys = np.stack([px[shown], py[shown]], axis=-1).tolist()
+        keep = np.flatnonzero(kept[1:] & ~off[1:]) + 1
+        shown = cand[keep]
+        polys = np.stack([px[keep], py[keep]], axis=-1).tolist()
 
         if not self._fill_if_covered(zoom, tx, ty, cos, sin):
             self.surf.fill((0, 0, 0), SHOWN)  # as a fresh pygame.Surface: all zero
