@@ -1,8 +1,9 @@
 """fast_carracing.FastCarRacing against gymnasium's stock CarRacing-v3 (the judge), and the
 training-only early end of envs.CarRacing (env.no_progress_steps). Real games, no mocks.
 
-The identity test plays 3 episodes of up to 1000 steps (seeds 3, 4, 5; random actions, a spell of
-full steer + gas then full brake that leaves the track) in both envs side by side. More episodes:
+The identity test plays 3 episodes of 1000 steps (seeds 3, 4, 5; random actions, a spell of full
+steer + gas then full brake that leaves the track) and one that ends off the playfield (seed 2,
+162 steps) in both envs side by side, then 150 steps on each rarer rendering path. More episodes:
 python bench/fast_carracing.py.
 """
 import os
@@ -17,12 +18,32 @@ import envs  # noqa: E402
 import fast_carracing  # noqa: E402
 
 
-@pytest.mark.parametrize("seed,hold", [(3, 10), (4, 1), (5, 10)])
-def test_fast_env_is_identical_to_stock(seed, hold):
+@pytest.mark.parametrize("seed,hold,steps", [(3, 10, 1000), (4, 1, 1000), (5, 10, 1000), (2, 10, 162)])
+def test_fast_env_is_identical_to_stock(seed, hold, steps):
+    """Seed 2: the track starts near the edge of the playfield; the car drives off it at step 162
+    (terminated, reward -100), the background no longer covering the window on the way."""
     stock, fast = fast_carracing.stock_env(), fast_carracing.FastCarRacing(continuous=True)
     n, diff = fast_carracing.lockstep(stock, fast, seed, fast_carracing.probe_actions(seed, 1000, hold))
     assert diff is None, diff
-    assert n > 300  # a real episode, not one that ended at once
+    assert n == steps
+
+
+class _AlwaysFlip(fast_carracing.FastCarRacing):
+    """Takes the rare path (an indicator reaching above the bar: flip first, then shrink) every frame."""
+
+    def _indicators_stay_in_bar(self):
+        return False
+
+
+@pytest.mark.parametrize("make_fast,kwargs", [(_AlwaysFlip, {}),
+                                              (fast_carracing.FastCarRacing, {"domain_randomize": True})])
+def test_fast_env_other_paths_are_identical(make_fast, kwargs):
+    """The full-size flip path, and random (non-integer) colours, where the background is drawn as
+    stock draws it instead of as a fill."""
+    stock, fast = fast_carracing.stock_env(**kwargs), make_fast(continuous=True, **kwargs)
+    n, diff = fast_carracing.lockstep(stock, fast, 8, fast_carracing.probe_actions(8, 150))
+    assert diff is None, diff
+    assert n == 150
 
 
 def test_fast_env_rgb_array_render_is_identical():
