@@ -24,7 +24,13 @@ bounding-box test, then fills the ~30 that are on screen. What is changed, and w
     cleared to black instead of allocated (zeroed) every step; the 42 pt score font is opened once
     instead of every step; the rendered score text is cached by its string (it changes only when a
     tile is reached). Everything else (car, flip, indicators, smoothscale) is stock code.
+  * Work whose pixels never reach the observation is skipped: the canvas rows that the black
+    indicator bar paints over after the flip, polygons that stock draws only because its cull keeps
+    anything within ~380 px of the window, and the full-size flip (the 1000x800 canvas is shrunk to
+    96 columns first, then that is flipped and shrunk to 96 rows: the same two smoothscale filters
+    on the same rows). The background square is one fill where it covers the whole window.
 Other render modes ("rgb_array", "human") use the stock `_render` with the fast `_render_road`.
+After a state_pixels frame, self.surf is not the whole 1000x800 picture (stock leaves it there).
 """
 import numpy as np
 import pygame
