@@ -9,26 +9,30 @@ both side by side and requires every observation, reward, terminated and truncat
 bench/fast_carracing.py measures the speed-up and checks identity over full episodes. envs.CarRacing
 uses it when cfg.env.fast_render is true.
 
-Where the stock env spends a step (docs: /work/shared/reference/carracing-rendering.md): ~70 % in
+Where the stock env spends a step (measured: /work/shared/reference/carracing-rendering.md): ~70 % in
 `_render_road`, which sends ~730 polygons one vertex at a time through `Vector2.rotate_rad` and a
-bounding-box test, then fills the ~30 that are on screen. What is changed, and why it stays exact:
-  * `_render_road`: every vertex of the background, the 400 grass squares and the road is rotated,
-    zoomed and translated at once with numpy, with the same float64 operations in the same order
+bounding-box test, then draws the ~55 that the test keeps (about 15 of them reach the frame); then a
+new 1000x800 surface, a new font and its text every step, a full-size flip, smoothscale to 96x96.
+What is changed, and why it stays exact:
+  * `_render_road`: the vertices of the background, the 400 grass squares and the road are
+    rotated, zoomed and translated with numpy, with the same float64 operations in the same order
     (x*cos - y*sin, x*sin + y*cos, then *zoom + translation). cos and sin are taken from
     `Vector2(1, 0).rotate_rad(angle)`, so pygame's own angle reduction and its exact 0/90/180/270
     degree cases are used. The same bounding-box cull is applied vectorised, then the same
-    `gfxdraw.aapolygon` + `gfxdraw.filled_polygon` calls are issued for the visible polygons, in
-    the same order, with the same float coordinates. Tile colours are read live every frame (a
-    tile turns road-coloured when the car first touches it).
-  * `_render` for "state_pixels" (the observation): the 1000x800 canvas is allocated once and
-    cleared to black instead of allocated (zeroed) every step; the 42 pt score font is opened once
-    instead of every step; the rendered score text is cached by its string (it changes only when a
-    tile is reached). Everything else (car, flip, indicators, smoothscale) is stock code.
+    `gfxdraw.aapolygon` + `gfxdraw.filled_polygon` calls are issued for the kept polygons, in the
+    same order, with the same float coordinates. Tile colours are read live every frame (a tile
+    turns road-coloured when the car first touches it).
+  * `_render` for "state_pixels" (the observation): the surfaces are allocated once; the 42 pt
+    score font is opened once; the rendered score text is cached by its string (it changes only
+    when a tile is reached). The car, the indicators and the final smoothscale are stock code.
   * Work whose pixels never reach the observation is skipped: the canvas rows that the black
-    indicator bar paints over after the flip, polygons that stock draws only because its cull keeps
-    anything within ~380 px of the window, and the full-size flip (the 1000x800 canvas is shrunk to
-    96 columns first, then that is flipped and shrunk to 96 rows: the same two smoothscale filters
-    on the same rows). The background square is one fill where it covers the whole window.
+    indicator bar paints over after the flip (they are neither cleared nor filled), polygons that
+    stock draws only because its cull keeps anything within ~380 px of the window, and the
+    full-size flip: the canvas is shrunk to 96 columns first, then that is flipped and shrunk to 96
+    rows, which are the same two smoothscale filters on the same rows. The background square is one
+    fill where it covers the whole window with room to spare (its stock drawing then sets every pixel
+    to its colour and nothing else). If an indicator ever reached above the bar (a wheel spinning
+    over ~350 rad/s; not seen in 3000 test frames), the frame is flipped at full size as stock does.
 Other render modes ("rgb_array", "human") use the stock `_render` with the fast `_render_road`.
 After a state_pixels frame, self.surf is not the whole 1000x800 picture (stock leaves it there).
 """
