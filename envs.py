@@ -6,7 +6,7 @@
 
 CarRacing: gymnasium CarRacing-v3 (continuous); rows 0:84 of the 96x96 frame (drops the
 bottom bar), resized to 64x64 as in the original carracing/env.py. Action (steer, gas, brake).
-cfg.env.fast_render: the game is fast_carracing.FastCarRacing, which renders the same frames ~2x
+cfg.env.fast_render: the game is fast_carracing.FastCarRacing, which renders the same frames ~2.3x
 faster (tests/test_fast_carracing.py checks them against the stock env, which stays the judge).
 cfg.env.no_progress_steps = N > 0 (ours, off by default): an episode of an env made with
 make_env(cfg, training=True) is truncated once N steps have passed without a new track tile;
