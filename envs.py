@@ -6,6 +6,11 @@
 
 CarRacing: gymnasium CarRacing-v3 (continuous); rows 0:84 of the 96x96 frame (drops the
 bottom bar), resized to 64x64 as in the original carracing/env.py. Action (steer, gas, brake).
+cfg.env.fast_render: the game is fast_carracing.FastCarRacing, which renders the same frames ~2.3x
+faster (tests/test_fast_carracing.py checks them against the stock env, which stays the judge).
+cfg.env.no_progress_steps = N > 0 (ours, off by default): an episode of an env made with
+make_env(cfg, training=True) is truncated once N steps have passed without a new track tile;
+with training=False (the default, and what any evaluation must use) episodes are always whole.
 Doom: ViZDoom's take_cover scenario without HUD; one float action in [-1, 1] mapped to
 left / nothing / right with thresholds -1/3, 1/3 as in the original doomrnn/doomreal.py.
 Both cap an episode at cfg.env.max_steps agent steps (truncated=True).
@@ -36,16 +41,26 @@ def resize(frame):
 
 
 class CarRacing(gym.Wrapper):
-    """CarRacing-v3 with 64x64 frames, optional action repeat and a step cap."""
+    """CarRacing-v3 with 64x64 frames, optional action repeat, a step cap, and (training only) an
+    early end when the car stops reaching new tiles."""
 
-    def __init__(self, cfg, render_mode=None):
-        env = gym.make("CarRacing-v3", continuous=True, render_mode=render_mode,
-                       max_episode_steps=None).unwrapped  # our own cap counts agent steps
+    def __init__(self, cfg, render_mode=None, training=False):
+        if cfg.env.fast_render:  # same observations as stock (tests/test_fast_carracing.py)
+            import fast_carracing
+            env = fast_carracing.FastCarRacing(continuous=True, render_mode=render_mode)
+        else:
+            env = gym.make("CarRacing-v3", continuous=True, render_mode=render_mode,
+                           max_episode_steps=None).unwrapped  # our own cap counts agent steps
         super().__init__(env)
         self.observation_space = OBS_SPACE
         self.max_steps = cfg.env.max_steps
         self.frame_skip = max(1, cfg.env.frame_skip)
+        # ours, not the paper's: end a training episode after this many agent steps without a new
+        # tile (0 = never). Evaluation envs (training=False) always play whole episodes.
+        self.no_progress_steps = cfg.env.no_progress_steps if training else 0
         self.steps = 0
+        self.tiles = 0   # tiles visited so far (the env's tile_visited_count)
+        self.stalled = 0  # agent steps since the last new tile
 
     @staticmethod
     def process(frame):
@@ -53,7 +68,8 @@ class CarRacing(gym.Wrapper):
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self.steps = 0
+        self.steps = self.stalled = 0
+        self.tiles = self.env.tile_visited_count
         return self.process(obs), info
 
     def step(self, action):
@@ -65,7 +81,12 @@ class CarRacing(gym.Wrapper):
             if terminated or truncated:
                 break
         self.steps += 1
+        tiles = self.env.tile_visited_count
+        self.stalled = 0 if tiles > self.tiles else self.stalled + 1
+        self.tiles = tiles
         truncated = truncated or (not terminated and self.steps >= self.max_steps)
+        if not (terminated or truncated) and self.no_progress_steps and self.stalled >= self.no_progress_steps:
+            truncated = info["no_progress"] = True
         return self.process(obs), float(total), bool(terminated), bool(truncated), info
 
 
@@ -219,9 +240,11 @@ class DoomTakeCover(gym.Env):
             self.game = None
 
 
-def make_env(cfg, render_mode=None):
+def make_env(cfg, render_mode=None, training=False):
+    """The game of cfg.experiment. training=True only where episodes are played to train (e.g. the
+    controller's fitness in the real game): it enables cfg.env.no_progress_steps (CarRacing)."""
     if cfg.experiment == "carracing":
-        return CarRacing(cfg, render_mode=render_mode)
+        return CarRacing(cfg, render_mode=render_mode, training=training)
     if cfg.experiment == "doom":
         return DoomTakeCover(cfg, render_mode=render_mode)
     raise ValueError(f"unknown experiment {cfg.experiment!r}; expected carracing or doom")
