@@ -90,14 +90,15 @@ def initial_z(path, z_size):
     return cached(("init", path, os.path.getmtime(path)), lambda: dream.load_initial_z(path, z_size))
 
 
-def game(cfg):
+def game(cfg, training):
+    """The real game; training=True lets env.no_progress_steps end episodes early (never in --eval)."""
     import envs
 
     def make():
-        env = envs.make_env(cfg)
+        env = envs.make_env(cfg, training=training)
         atexit.register(env.close)
         return env
-    return cached(("env", cfg.experiment, json.dumps(cfg.env, sort_keys=True)), make)
+    return cached(("env", cfg.experiment, training, json.dumps(cfg.env, sort_keys=True)), make)
 
 
 # ----------------------------------------------------------------------------- rollouts
@@ -120,11 +121,13 @@ class Rollouts:
     loaded once per process (see `cached`). mode "dream": dream.dream_rollouts with one seed per
     candidate. mode "real": trial t of a candidate with seed s is the game with seed s + t;
     policy "controller" (V + M + C) or "random" (a uniformly random action each step, as the paper's
-    random-policy baseline; params ignored).
+    random-policy baseline; params ignored). training=True (CMA-ES's fitness, not --eval) lets
+    env.no_progress_steps end real episodes early.
     """
 
-    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False):
+    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False, training=False):
         self.cfg, self.mode, self.policy, self.ensemble = cfg.to_dict(), mode, policy, ensemble
+        self.training = training
         self.max_steps = max_steps or cfg.controller.max_steps
 
     def __call__(self, params, seeds, trials):
@@ -141,7 +144,7 @@ class Rollouts:
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
                                         self.max_steps, seed=[int(s) for s in seeds])
         import npmodels
-        env = game(cfg)
+        env = game(cfg, self.training)
         wm = world_model(p["wm"]) if self.policy == "controller" else None
         out = np.zeros((len(params), trials))
         for i, (theta, seed) in enumerate(zip(params, seeds)):
@@ -231,7 +234,7 @@ def train(cfg, args, executor):
         identity["ensemble_sha1"] = ensemble
         print(f"[{STAGE}] each candidate's {c.trials} trials split over {len(ensemble) + 1} dreams: "
               f"{p['wm']}, {', '.join(c.ensemble)}", flush=True)
-    state = es.train(Rollouts(cfg, c.mode, ensemble=True), n_params, settings, p["ckpt"], p["out"], executor,
+    state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True), n_params, settings, p["ckpt"], p["out"], executor,
                      redo=args.redo, meta=meta, identity=identity)
     best = state["best_eval"]
     print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "

@@ -9,7 +9,8 @@ bottom bar), resized to 64x64 as in the original carracing/env.py. Action (steer
 cfg.env.fast_render: the game is fast_carracing.FastCarRacing, which renders the same frames ~2.3x
 faster (tests/test_fast_carracing.py checks them against the stock env, which stays the judge).
 cfg.env.no_progress_steps = N > 0 (ours, off by default): an episode of an env made with
-make_env(cfg, training=True) is truncated once N steps have passed without a new track tile;
+make_env(cfg, training=True) is truncated once N steps have passed without a new track tile, and
+charged the -0.1 per frame of the steps cut off (as if no tile followed);
 with training=False (the default, and what any evaluation must use) episodes are always whole.
 Doom: ViZDoom's take_cover scenario without HUD; one float action in [-1, 1] mapped to
 left / nothing / right with thresholds -1/3, 1/3 as in the original doomrnn/doomreal.py.
@@ -33,6 +34,9 @@ from PIL import Image
 
 SIZE = 64
 OBS_SPACE = spaces.Box(0, 255, (SIZE, SIZE, 3), np.uint8)
+
+
+TIME_PENALTY = 0.1  # gymnasium CarRacing-v3: reward -0.1 every frame (+1000/N per new tile)
 
 
 def resize(frame):
@@ -87,6 +91,9 @@ class CarRacing(gym.Wrapper):
         truncated = truncated or (not terminated and self.steps >= self.max_steps)
         if not (terminated or truncated) and self.no_progress_steps and self.stalled >= self.no_progress_steps:
             truncated = info["no_progress"] = True
+            # charge the -0.1 per frame (gymnasium's time penalty) of the steps cut off, as if no tile
+            # followed: otherwise stalling early would score better than driving on
+            total -= TIME_PENALTY * self.frame_skip * (self.max_steps - self.steps)
         return self.process(obs), float(total), bool(terminated), bool(truncated), info
 
 

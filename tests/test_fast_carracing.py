@@ -92,15 +92,23 @@ def test_no_progress_ends_a_training_episode_only():
     still = np.zeros(3, np.float32)
     env = make("env.no_progress_steps=25", training=True)
     env.reset(seed=1)
+    cut = 0.0
     for t in range(1, 26):  # the car stands still: no new tile
-        _, _, term, trunc, info = env.step(still)
+        _, reward, term, trunc, info = env.step(still)
+        cut += reward
         assert not term and trunc == (t == 25)
     assert info["no_progress"]
     evaluation = make("env.no_progress_steps=25")  # training=False: whole episodes
     assert evaluation.no_progress_steps == 0
     evaluation.reset(seed=1)
-    for _ in range(60):
-        assert not any(evaluation.step(still)[2:4])
+    whole, done = 0.0, False
+    while not done:
+        _, reward, term, trunc, _ = evaluation.step(still)
+        whole, done = whole + reward, term or trunc
+    assert evaluation.steps == evaluation.max_steps  # never cut early
+    # the cut episode is charged the time penalty of the steps it skipped: standing still scores
+    # what a whole episode of standing still scores
+    assert abs(cut - whole) < 1e-6, (cut, whole)
 
 
 def test_no_progress_counts_from_the_last_new_tile():
@@ -119,3 +127,13 @@ def test_no_progress_counts_from_the_last_new_tile():
     assert trunc and not term
     assert last_new > n  # it did make progress for a while (the counter was reset)
     assert t == last_new + n
+
+
+def test_controller_training_alone_ends_episodes_early():
+    """Stage 05 plays CMA-ES's fitness episodes with the early end and --eval's without."""
+    import importlib
+    stage = importlib.import_module("05_train_controller")
+    cfg = config.load(["carracing", "tiny"], ["env.no_progress_steps=7"])
+    assert stage.game(cfg, True).no_progress_steps == 7
+    assert stage.game(cfg, False).no_progress_steps == 0
+    assert stage.Rollouts(cfg, "real", training=True).training and not stage.Rollouts(cfg, "real").training

@@ -1,0 +1,60 @@
+"""The shipped Doom recipe (`make doom`: five config overlays, each starting from the last, then
+CMA-ES, evaluation and plots) run end to end at tiny scale on the real game.
+
+The test shrinks the data, batch and population sizes with an overlay made from config/tiny.yaml
+(without its run name and epoch counts, so each phase keeps its own run and V/M epochs), and sends
+every output to a temporary results_root / data_root.
+"""
+import json
+import os
+import subprocess
+
+import numpy as np
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def shrink_overlay(path):
+    tiny = yaml.safe_load(open(os.path.join(ROOT, "config", "tiny.yaml")))
+    del tiny["name"], tiny["vae"]["epochs"], tiny["rnn"]["epochs"]
+    with open(path, "w") as f:
+        yaml.safe_dump(tiny, f)
+    return path
+
+
+def test_make_doom_runs_the_recipe_chain(tmp_path):
+    import npmodels
+    overlay = shrink_overlay(str(tmp_path / "shrink.yaml"))
+    res, data = tmp_path / "results", tmp_path / "data"
+    extra = f"{overlay} results_root={res} data_root={data}"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    proc = subprocess.run(["make", "-s", "doom", "NP=1", "TAUS=1.15", f"EXTRA={extra}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    # the three runs of the chain, the later ones sharing doom-10k's rollouts (no copies, no links)
+    for run in ("doom-10k", "doom-m500", "doom"):
+        assert (res / run / "world_model.npz").exists(), run
+    assert len(os.listdir(data / "doom-10k" / "rollouts")) == 4
+    assert not (data / "doom-m500" / "rollouts").exists() and not (data / "doom" / "rollouts").exists()
+    # phases 4 and 5 keep doom-10k's V exactly (vae.epochs: 0) and warm-start M from the previous run
+    wm = {run: npmodels.WorldModel.load(str(res / run / "world_model.npz")) for run in ("doom-10k", "doom-m500", "doom")}
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    mu = {run: wm[run].encode(frames)[0] for run in wm}
+    np.testing.assert_array_equal(mu["doom-m500"], mu["doom-10k"])
+    np.testing.assert_array_equal(mu["doom"], mu["doom-10k"])
+    # M was warm-started: phase 5's M differs from phase 4's but starts from it (its first loss is
+    # below a fresh M's first loss in phase 1)
+    first = {run: json.load(open(res / run / "rnn_history.json"))["history"][0]["loss"] for run in ("doom-10k", "doom")}
+    assert first["doom"] < first["doom-10k"], first
+    # the controller row, its own resolved config, the real-game score and stage 06's table
+    row = res / "doom" / "tau1.15"
+    assert json.load(open(row / "eval_real.json"))["episodes"] == 2
+    assert (row / "config.yaml").exists()
+    assert "Ours" in (res / "doom" / "results.md").read_text()
+    assert (res / "doom" / "figures" / "temperature.png").exists()
+    # a second run finds everything done and trains nothing
+    again = subprocess.run(["make", "-s", "doom", "NP=1", "TAUS=1.15", f"EXTRA={extra}"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "V and M are not trained again" in again.stdout, again.stdout[-2000:]
