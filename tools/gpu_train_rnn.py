@@ -26,7 +26,6 @@ from a zero state (what the reset computes), so that cuDNN's LSTM can run them a
 tests/test_gpu_train_rnn.py compares this loss with arch.py's on the same batch.
 """
 import argparse
-import importlib
 import math
 import os
 import sys
@@ -36,9 +35,10 @@ from multiprocessing import get_context
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import collect  # noqa: E402
 import config  # noqa: E402
+import fileio  # noqa: E402
 import npmodels  # noqa: E402
-import rollouts  # noqa: E402
 import training  # noqa: E402
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -143,14 +143,13 @@ def forward_windows(rnn, stream, starts, seq_len, noise):
 # ----------------------------------------------------------------------------- data (01 + 03)
 _env = None
 _cfg = None
-_gen = None  # stage 01's module (its name starts with a digit, so importlib)
 
 
 def _worker_init(cfg):
-    global _cfg, _gen
+    global _cfg
     import envs
     envs.worker_init()
-    _cfg, _gen = cfg, importlib.import_module("01_generate_data")
+    _cfg = cfg
 
 
 def _play(seed):
@@ -158,7 +157,7 @@ def _play(seed):
     if _env is None:
         import envs
         _env = envs.make_env(_cfg)
-    d = _gen.rollout(_cfg, _env, seed)
+    d = collect.rollout(_cfg, _env, seed)
     return d["obs"], d["action"], d["done"]
 
 
@@ -166,7 +165,7 @@ def play_and_encode(cfg, encoder, episodes, workers, budget_s, device, count):
     """Yield (mu, logvar, action, done) of episodes 0..episodes-1 (01's seeds), encoded by V (03);
     stop early at budget_s. count["episodes"] counts them."""
     import torch
-    seeds = [importlib.import_module("01_generate_data").episode_seed(cfg, i) for i in range(episodes)]
+    seeds = [collect.episode_seed(cfg, i) for i in range(episodes)]
     t0, frames = time.time(), 0
     with get_context("fork").Pool(workers, _worker_init, (cfg,)) as pool:
         encoder.to(device)  # only now: the pool forked before CUDA started in this process
@@ -199,9 +198,8 @@ def windows(n_steps, seq_len, batch, seed):
 def save_m(out_dir, rnn, info):
     """{out_dir}/m.npz (M in npmodels' layout) and m_history.json, each via a tmp file + rename."""
     path = os.path.join(out_dir, "m.npz")
-    np.savez(path + ".tmp.npz", **rnn.numpy_weights())
-    os.replace(path + ".tmp.npz", path)
-    training.write_json(os.path.join(out_dir, "m_history.json"), info)
+    fileio.save_npz(path, compressed=False, **rnn.numpy_weights())
+    fileio.write_json(os.path.join(out_dir, "m_history.json"), info)
     return path
 
 
@@ -321,7 +319,7 @@ def main():
     args = p.parse_args()
     try:
         train(args) if args.cmd == "train" else merge(args)
-    except rollouts.DataError as e:
+    except fileio.DataError as e:
         raise SystemExit(f"[gpu_train_rnn] error: {e}")
 
 
