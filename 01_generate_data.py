@@ -80,7 +80,7 @@ def main():
     cfg = config.from_args(args)
     agent = collect.agent_files(cfg)  # checked before anything is written
     out_dir = config.rollouts_dir(cfg)
-    config.check_writable(out_dir, config.run_dir(cfg))
+    fileio.check_writable(out_dir, config.run_dir(cfg))
     fileio.remove_stale_tmp(out_dir)  # leftovers of an interrupted run
 
     seeds = [collect.episode_seed(cfg, i) for i in range(cfg.data.episodes)]

@@ -78,7 +78,7 @@ def main():
     if training.done_already(STAGE, marker, [out_path], history_path, ckpt_dir, cfg.vae.epochs, "vae.epochs",
                              args.redo):
         return
-    config.check_writable(run_dir, os.path.dirname(ckpt_dir))
+    fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
     fileio.remove_stale_tmp(run_dir)
     rollouts_dir = config.rollouts_dir(cfg)
     files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
@@ -136,16 +136,17 @@ def main():
 
     if not state["history"] and not (vc.epochs == 0 and vc.init_from):  # epochs 0: V as init_from has it
         raise SystemExit(f"[{STAGE}] no training batches: episodes are shorter than vae.batch_size={vc.batch_size}")
-    if state["history"]:
-        training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
-                             os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
-    save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
+    def figures():
+        if state["history"]:
+            training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
+                                 os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
+        save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
     twin = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance)
     history = {"history": state["history"], "frames_seen": state["frames"], "seconds": state["seconds"]}
     training.write_outputs(marker, [
         (out_path, lambda p: training.save_weights_atomic(vae, twin, p)),
         (history_path, lambda p: fileio.write_json(p, history))],
-        step=state["step"], epoch=state["epoch"], then=[lambda: config.save(cfg, run_dir, STAGE)])
+        step=state["step"], epoch=state["epoch"], then=[figures, lambda: config.save(cfg, run_dir, STAGE)])
     last = (state["history"] or [None])[-1]
     print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
           f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s)" + (

@@ -64,11 +64,18 @@ def main():
     widths = rollouts.widths(cfg)
     todo = [f for f in files if args.redo or not made_by(os.path.join(series_dir, os.path.basename(f)), vae_hash,
                                                           widths)]
-    if not todo and initial_z_matches(init_path, names, vae_hash):
+    on_disk = set(os.listdir(series_dir)) if os.path.isdir(series_dir) else set()
+    gone = sorted(f for f in on_disk - set(names) if f.startswith("ep_") and ".tmp" not in f)
+    if not todo and not gone and initial_z_matches(init_path, names, vae_hash):
         print(f"[{STAGE}] done already: {len(files)} series in {series_dir} match {vae_path} (use --redo to redo)")
         return
-    config.check_writable(series_dir, run_dir)
+    fileio.check_writable(series_dir, run_dir)
     fileio.remove_stale_tmp(series_dir)
+    if gone:  # series of episodes no longer in the rollouts: 04 would train on them
+        print(f"[{STAGE}] removing {len(gone)} series whose episodes are gone from the rollouts: {', '.join(gone[:5])}"
+              + (" ..." if len(gone) > 5 else ""))
+        for name in gone:
+            os.remove(os.path.join(series_dir, name))
 
     vae = arch.ConvVAE(cfg.vae.z_size)
     try:

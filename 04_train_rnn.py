@@ -65,7 +65,7 @@ def main():
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
         raise fileio.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
-    config.check_writable(run_dir, os.path.dirname(ckpt_dir))
+    fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
     fileio.remove_stale_tmp(run_dir)
     files = rollouts.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
     rc, z_size = cfg.rnn, cfg.vae.z_size
@@ -126,8 +126,6 @@ def main():
     bar.close()
 
     keys = ["loss", "z_loss"] + (["done_loss"] if rc.predict_done else [])
-    training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
-                         f"MDN-RNN training ({cfg.name})")
     vae = arch.ConvVAE(z_size)
     try:
         vae.load_weights(vae_path)
@@ -142,7 +140,9 @@ def main():
                                                       rc.predict_done, vae.numpy_weights(), rnn.numpy_weights(),
                                                       decoder_dtype="float16")),
         (history_path, lambda p: fileio.write_json(p, history))],
-        step=state["step"], epoch=state["epoch"], then=[lambda: config.save(cfg, run_dir, STAGE)])
+        step=state["step"], epoch=state["epoch"], then=[lambda: training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
+                                            f"MDN-RNN training ({cfg.name})"),
+              lambda: config.save(cfg, run_dir, STAGE)])
     last = state["history"][-1]
     print(f"[{STAGE}] wrote {out_path} and {wm_path}: {state['step']} batches in {state['seconds']:.0f}s; "
           f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f})")

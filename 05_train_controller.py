@@ -55,6 +55,7 @@ import numpy as np  # noqa: E402
 import config  # noqa: E402
 import es  # noqa: E402
 import rollouts  # noqa: E402
+import fileio  # noqa: E402
 from fileio import file_sha1  # noqa: E402
 
 STAGE = "05_train_controller"
@@ -217,7 +218,7 @@ def train(cfg, args, executor):
     if c.mode == "dream":
         check_world_model(cfg, p, need_init=True)
     ensemble = check_ensemble(cfg, p["wm"])
-    config.check_writable(p["out"], os.path.dirname(p["ckpt"]))
+    fileio.check_writable(p["out"], os.path.dirname(p["ckpt"]))
     settings = es.Settings.from_config(c, cfg.seed)
     where = f"in the dream (tau={c.temperature})" if c.mode == "dream" else "in the real game"
     workers = f"{es.mpi_size() - 1} MPI workers" if executor is not None else "1 process"
@@ -288,7 +289,7 @@ def evaluate(cfg, args, executor):
         out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
     out_name += eval_suffix(cfg, p) + ".json"
     out_path = os.path.join(p["out"], out_name)
-    config.check_writable(p["out"])  # before playing any episode
+    fileio.check_writable(p["out"])  # before playing any episode
     sha = hashlib.sha1(np.asarray(params, np.float64).tobytes()).hexdigest()
     info = dict(policy="random" if args.random else "controller", params=params_path, params_sha1=sha,
                 world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),

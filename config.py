@@ -245,11 +245,3 @@ def from_args(args):
     except ConfigError as e:
         raise SystemExit(f"config error: {e}")
 
-
-def check_writable(*folders):
-    """Before a stage starts work: SystemExit in one line if an output folder cannot be written."""
-    try:
-        for folder in folders:
-            fileio.check_writable(folder)
-    except fileio.WriteError as e:
-        raise SystemExit(f"error: {e}")

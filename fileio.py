@@ -90,16 +90,18 @@ def check_free(folder, nbytes, path=None):
                          f"{free / 1e6:.1f} MB free)")
 
 
-def check_writable(folder):
-    """Create `folder` if needed and check that a file can be written in it (before any work)."""
-    probe = os.path.join(folder, tmp_path(".write-check"))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise write_error(folder, e) from None
+def check_writable(*folders):
+    """Before a stage starts work: create each folder if needed and check that a file can be written
+    in it; WriteError naming the first that cannot."""
+    for folder in folders:
+        probe = os.path.join(folder, tmp_path(".write-check"))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as e:
+            raise write_error(folder, e) from None
 
 
 def write_json(path, data):
