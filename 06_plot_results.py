@@ -228,8 +228,8 @@ def main():
         random = random or fileio.read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
     dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
     wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
-    params = np.load(os.path.join(ctrl_dir, "best.npz"), allow_pickle=False)["params"]
-    init = np.load(os.path.join(run_dir, "initial_z.npz"), allow_pickle=False)
+    params = fileio.load_npz(os.path.join(ctrl_dir, "best.npz"), ["params"])["params"]
+    init = fileio.load_npz(os.path.join(run_dir, "initial_z.npz"), ["mu", "logvar"])
 
     meta = history.get("meta", {})
     reference = None

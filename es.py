@@ -204,10 +204,10 @@ def save_params(path, params, **meta):
 def load_params(path, n_params=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: controller params not found")
-    with np.load(path, allow_pickle=False) as f:
-        if "params" not in f.files:
-            raise ValueError(f"{path}: no `params` array (has {sorted(f.files)})")
-        params = np.asarray(f["params"], dtype=np.float64).reshape(-1)
+    try:
+        params = np.asarray(fileio.load_npz(path, ["params"])["params"], dtype=np.float64).reshape(-1)
+    except fileio.DataError as e:  # corrupt, or no `params` array: named, as callers expect, as ValueError
+        raise ValueError(str(e)) from None
     if n_params is not None and params.size != n_params:
         raise ValueError(f"{path}: {params.size} params, but this controller has {n_params}")
     if not np.all(np.isfinite(params)):

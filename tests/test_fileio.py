@@ -112,3 +112,12 @@ def test_real_full_disk(tmp_path):
         assert open(path, "rb").read() == before and os.listdir(mnt) == ["big.npz"]
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+def test_corrupt_controller_params_are_named(tmp_path):
+    import es
+    path = tmp_path / "best.npz"
+    path.write_bytes(np.random.default_rng(1).bytes(500))
+    with pytest.raises(ValueError) as e:
+        es.load_params(str(path))
+    assert str(path) in str(e.value) and "corrupt" in str(e.value) and "pickle" not in str(e.value)

@@ -278,10 +278,9 @@ def merge(args):
         raise SystemExit(f"[gpu_train_rnn] {args.to} exists; pass --force to replace it")
     meta, vae_w, _ = npmodels.read_world_model(args.world_model)
     try:
-        with np.load(args.m) as f:
-            rnn_w = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise SystemExit(f"[gpu_train_rnn] {args.m}: unreadable M weights ({type(e).__name__}: {e})")
+        rnn_w = fileio.load_npz(args.m, what="M weights .npz")
+    except fileio.DataError as e:
+        raise SystemExit(f"[gpu_train_rnn] {e}")
     if args.done_shift:
         if "head_b" not in rnn_w or not meta["predict_done"]:
             raise SystemExit(f"[gpu_train_rnn] --done-shift needs a Doom M with a done head ({args.m})")
