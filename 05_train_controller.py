@@ -54,8 +54,8 @@ import numpy as np  # noqa: E402
 
 import config  # noqa: E402
 import es  # noqa: E402
-import rollouts  # noqa: E402
 import fileio  # noqa: E402
+import rollouts  # noqa: E402
 from fileio import file_sha1  # noqa: E402
 
 STAGE = "05_train_controller"

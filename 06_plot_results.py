@@ -219,7 +219,6 @@ def main():
     run_dir = config.run_dir(cfg)
     ctrl_dir = os.path.join(run_dir, cfg.controller.dir)
     fig_dir = os.path.join(run_dir, "figures")
-    os.makedirs(fig_dir, exist_ok=True)
     history = fileio.read_json(os.path.join(ctrl_dir, "history.json"), required=True, hint="05_train_controller.py")
     real = fileio.read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
     random = fileio.read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
@@ -227,6 +226,7 @@ def main():
     for r in runs.values():  # the random policy does not depend on the controller folder
         random = random or fileio.read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
     dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
+    fileio.check_writable(run_dir, fig_dir)
     wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
     params = fileio.load_npz(os.path.join(ctrl_dir, "best.npz"), ["params"])["params"]
     init = fileio.load_npz(os.path.join(run_dir, "initial_z.npz"), ["mu", "logvar"])
