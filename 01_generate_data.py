@@ -5,7 +5,8 @@
 
 Episode i (0 <= i < data.episodes) uses seed = cfg.seed * 1_000_000 + i, both for env.reset(seed)
 and for the policy's numpy rng, so every file can be regenerated from its seed on any machine.
-Each episode is written as {data_dir}/rollouts/ep_<seed>.npz with
+Each episode is written as {rollouts_dir}/ep_<seed>.npz ({data_dir}/rollouts unless data.rollouts_dir
+is set: several runs can share one set) with
     obs    uint8   (T, 64, 64, 3)  the frame the agent saw before acting
     action float32 (T, A)
     reward float32 (T,)
@@ -30,69 +31,14 @@ from multiprocessing import Pool
 
 import numpy as np
 
+import collect
 import config
 import envs
-import es
+import fileio
 import npmodels
 import rollouts
 
 STAGE = "01"
-
-
-def episode_seed(cfg, i):
-    return cfg.seed * 1_000_000 + i
-
-
-def agent_files(cfg):
-    """(world model path, controller params) for data.agent, both checked; None without an agent."""
-    if not cfg.data.agent:
-        return None
-    wm_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.data.agent))), "world_model.npz")
-    if not os.path.exists(wm_path):
-        raise rollouts.DataError(f"data.agent: {wm_path} (V + M beside the controller's folder) not found; "
-                                 "run 04_train_rnn.py for that run first")
-    wm = npmodels.WorldModel.load(wm_path)
-    if wm.experiment != cfg.experiment:
-        raise rollouts.DataError(f"data.agent: {wm_path} is a {wm.experiment} model, not {cfg.experiment}")
-    try:
-        params = es.load_params(cfg.data.agent, npmodels.controller_size(wm.experiment, wm.z_size, wm.hidden))
-    except (OSError, ValueError) as e:
-        raise rollouts.DataError(f"data.agent: {e}") from None
-    return wm_path, params
-
-
-class AgentPolicy:
-    """V + M + C in the real game; with probability `explore` per step a held random action instead."""
-
-    def __init__(self, cfg, rng, world_model, params):
-        self.agent = npmodels.Agent(world_model, params, rng)
-        self.random = envs.RandomPolicy(cfg, rng)
-        self.explore = cfg.data.agent_explore
-        self.rng = rng
-
-    def act(self, obs):
-        if self.random.left > 0 or self.rng.random() < self.explore:
-            return self.agent.act(obs, override=self.random.act())
-        return self.agent.act(obs)
-
-
-def rollout(cfg, env, seed, agent=None):
-    """One episode (random policy, or `agent` = (WorldModel, params)) -> arrays in rollouts.ROLLOUT format."""
-    rng = np.random.default_rng(seed)
-    policy = AgentPolicy(cfg, rng, *agent) if agent else envs.RandomPolicy(cfg, rng)
-    obs, _ = env.reset(seed=seed)
-    frames, actions, rewards, dones = [], [], [], []
-    while True:
-        action = policy.act(obs) if agent else policy.act()
-        frames.append(obs)
-        actions.append(action)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        rewards.append(reward)
-        dones.append(terminated)
-        if terminated or truncated:
-            break
-    return dict(obs=np.stack(frames).astype(np.uint8), action=np.stack(actions).astype(np.float32),
-                reward=np.asarray(rewards, np.float32), done=np.asarray(dones, bool))
 
 
 _env = None  # one game per worker process, reused across its episodes
@@ -109,29 +55,39 @@ def work(job):
         if agent and _agent is None:
             npmodels.set_blas_threads(1)  # parallelism comes from the workers
             _agent = (npmodels.WorldModel.load(agent[0]), agent[1])
-        data = rollout(cfg, _env, seed, _agent if agent else None)
+        data = collect.rollout(cfg, _env, seed, _agent if agent else None)
         rollouts.save(path, **data)
         return seed, len(data["done"])
     except Exception as e:  # re-raised in the parent as one picklable error
         raise RuntimeError(f"episode seed {seed} ({os.path.basename(path)}): {type(e).__name__}: {e}") from None
 
 
+def intact(path, cfg):
+    """Whether an episode on disk can be kept: it exists and its zip directory and array headers
+    (no data) fit the config; a corrupt one is reported and will be replaced."""
+    if not os.path.exists(path):
+        return False
+    try:
+        rollouts.check_header(path, rollouts.ROLLOUT, rollouts.widths(cfg))
+        return True
+    except fileio.DataError as e:
+        print(f"[{STAGE}] replacing a bad episode file: {e}")
+        return False
+
+
 def main():
     args = config.parser(__doc__).parse_args()
     cfg = config.from_args(args)
-    agent = agent_files(cfg)  # checked before anything is written
-    out_dir = os.path.join(config.data_dir(cfg), "rollouts")
-    os.makedirs(out_dir, exist_ok=True)
-    config.save(cfg, config.run_dir(cfg), STAGE)
-    for f in os.listdir(out_dir):  # leftovers of an interrupted run (rollouts.save writes *.tmp*)
-        if ".tmp" in f:
-            os.remove(os.path.join(out_dir, f))
+    agent = collect.agent_files(cfg)  # checked before anything is written
+    out_dir = config.rollouts_dir(cfg)
+    fileio.check_writable(out_dir, config.run_dir(cfg))
+    fileio.remove_stale_tmp(out_dir)  # leftovers of an interrupted run
 
-    seeds = [episode_seed(cfg, i) for i in range(cfg.data.episodes)]
+    seeds = [collect.episode_seed(cfg, i) for i in range(cfg.data.episodes)]
     paths = {s: os.path.join(out_dir, rollouts.episode_name(s)) for s in seeds}
-    todo = seeds if args.redo else [s for s in seeds if not os.path.exists(paths[s])]
+    todo = seeds if args.redo else [s for s in seeds if not intact(paths[s], cfg)]
     if not todo:
-        print(f"[{STAGE}] done: all {len(seeds)} episodes already in {out_dir} (--redo to regenerate)")
+        print(f"[{STAGE}] done: all {len(seeds)} episodes already in {out_dir}, each checked (--redo to regenerate)")
         return
     print(f"[{STAGE}] {cfg.experiment}: {len(todo)} episodes to generate ({len(seeds) - len(todo)} on disk) "
           f"-> {out_dir}, {cfg.data.workers} workers")
@@ -139,7 +95,7 @@ def main():
     if agent:
         print(f"[{STAGE}] episodes {cfg.data.agent_from}+ played by {cfg.data.agent} (V + M: {agent[0]}), "
               f"exploring with probability {cfg.data.agent_explore} per step")
-    jobs = [(cfg, s, paths[s], agent if agent and s - episode_seed(cfg, 0) >= cfg.data.agent_from else None)
+    jobs = [(cfg, s, paths[s], agent if agent and s - collect.episode_seed(cfg, 0) >= cfg.data.agent_from else None)
             for s in todo]
     lengths, t0 = [], time.time()
     workers = max(1, min(cfg.data.workers, len(jobs)))
@@ -156,6 +112,7 @@ def main():
         pool.close()
         pool.join()
 
+    config.save(cfg, config.run_dir(cfg), STAGE)
     wall = time.time() - t0
     lengths = np.array(lengths)
     print(f"[{STAGE}] generated {len(lengths)} episodes, {lengths.sum()} steps, length "
@@ -166,5 +123,5 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except rollouts.DataError as e:
+    except fileio.DataError as e:
         raise SystemExit(f"[{STAGE}] error: {e}")

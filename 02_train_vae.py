@@ -8,9 +8,10 @@ Frames stream from disk: each epoch visits the episode files in a seeded random 
 the pool, not by the number of rollouts. A checkpoint is written at pool boundaries every
 `vae.checkpoint_minutes`; run the same command again to resume.
 
-Reads  {data_dir}/rollouts/ep_*.npz            (stage 01)
+Reads  {rollouts_dir}/ep_*.npz                 (stage 01; {data_dir}/rollouts by default)
 Writes {run_dir}/vae.weights.h5, vae_history.json, figures/vae_loss.png,
-       figures/vae_reconstructions.png; checkpoints in {data_dir}/ckpt/vae
+       figures/vae_reconstructions.png, config.yaml, then vae.done.json (the marker that says
+       the stage is done: written last, with the outputs' hashes); checkpoints in {data_dir}/ckpt/vae
 """
 import os
 import time
@@ -21,6 +22,7 @@ import numpy as np  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
+import fileio  # noqa: E402
 import rollouts  # noqa: E402
 import training  # noqa: E402
 
@@ -33,9 +35,9 @@ def pools(files, pool_size, seed, epoch):
     return [order[i:i + pool_size] for i in range(0, len(order), pool_size)]
 
 
-def pool_batches(files, idx, batch_size, seed, epoch, pool_no):
+def pool_batches(files, idx, batch_size, seed, epoch, pool_no, widths=None):
     """Shuffled full batches of uint8 frames from the episodes in one pool (remainder dropped)."""
-    frames = np.concatenate([rollouts.load(files[i], rollouts.ROLLOUT)["obs"] for i in idx])
+    frames = np.concatenate([rollouts.load(files[i], rollouts.ROLLOUT, widths)["obs"] for i in idx])
     perm = np.random.default_rng([seed, epoch, pool_no]).permutation(len(frames))
     for start in range(0, len(frames) - batch_size + 1, batch_size):
         yield frames[perm[start:start + batch_size]]
@@ -70,12 +72,17 @@ def main():
     cfg = config.from_args(args)
     data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
     out_path = os.path.join(run_dir, "vae.weights.h5")
+    history_path = os.path.join(run_dir, "vae_history.json")
+    marker = os.path.join(run_dir, "vae.done.json")
     ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
-    if training.done_already(STAGE, [out_path], ckpt_dir, os.path.join(run_dir, "vae_history.json"),
-                             cfg.vae.epochs, "vae.epochs", args.redo):
+    if training.done_already(STAGE, marker, [out_path], history_path, ckpt_dir, cfg.vae.epochs, "vae.epochs",
+                             args.redo):
         return
-    files = rollouts.list_episodes(os.path.join(data_dir, "rollouts"), "01_generate_data.py")
-    config.save(cfg, run_dir, STAGE)
+    fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
+    fileio.remove_stale_tmp(run_dir)
+    rollouts_dir = config.rollouts_dir(cfg)
+    files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
+    widths = rollouts.widths(cfg)
     vc = cfg.vae
 
     keras.utils.set_random_seed(cfg.seed)
@@ -83,7 +90,7 @@ def main():
     optimizer = keras.optimizers.Adam(vc.learning_rate)
     vae.compile(optimizer=optimizer)
     print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size}); "
-          f"{len(files)} episodes in {data_dir}/rollouts")
+          f"{len(files)} episodes in {rollouts_dir}")
 
     state = None if args.redo else training.load_checkpoint(ckpt_dir, vae, optimizer)
     if state is None:
@@ -95,6 +102,7 @@ def main():
 
     timer = training.Timer(vc.checkpoint_minutes)
     t0 = time.time() - state["seconds"]
+    n_run = 0  # batches in this process (training.kill_point)
     per_epoch = estimate_batches(files, vc.batch_size)
     while state["epoch"] < vc.epochs:
         epoch = state["epoch"]
@@ -103,7 +111,7 @@ def main():
                    unit="batch")
         for pool_no in range(state["pool"], len(epoch_pools)):
             sums, n = {}, 0
-            for batch in pool_batches(files, epoch_pools[pool_no], vc.batch_size, cfg.seed, epoch, pool_no):
+            for batch in pool_batches(files, epoch_pools[pool_no], vc.batch_size, cfg.seed, epoch, pool_no, widths):
                 vae.reset_metrics()
                 logs = {k: float(v) for k, v in vae.train_on_batch(batch, return_dict=True).items()}
                 training.check_finite(logs, STAGE, f"epoch {epoch + 1}, step {state['step'] + 1}")
@@ -115,6 +123,7 @@ def main():
                 n += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{logs['loss']:.1f}", kl=f"{logs['kl_loss']:.1f}")
+                training.kill_point(n_run := n_run + 1)
             if n:
                 state["history"].append({"step": state["step"], "epoch": epoch, **{k: s / n for k, s in sums.items()}})
             state["pool"] = pool_no + 1
@@ -127,13 +136,17 @@ def main():
 
     if not state["history"] and not (vc.epochs == 0 and vc.init_from):  # epochs 0: V as init_from has it
         raise SystemExit(f"[{STAGE}] no training batches: episodes are shorter than vae.batch_size={vc.batch_size}")
-    training.write_json(os.path.join(run_dir, "vae_history.json"), {"history": state["history"],
-                        "frames_seen": state["frames"], "seconds": state["seconds"]})
-    if state["history"]:
-        training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
-                             os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
-    save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
-    training.save_weights_atomic(vae, arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance), out_path)
+    def figures():
+        if state["history"]:
+            training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
+                                 os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
+        save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
+    twin = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance)
+    history = {"history": state["history"], "frames_seen": state["frames"], "seconds": state["seconds"]}
+    training.write_outputs(marker, [
+        (out_path, lambda p: training.save_weights_atomic(vae, twin, p)),
+        (history_path, lambda p: fileio.write_json(p, history))],
+        step=state["step"], epoch=state["epoch"], then=[figures, lambda: config.save(cfg, run_dir, STAGE)])
     last = (state["history"] or [None])[-1]
     print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
           f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s)" + (
@@ -143,5 +156,5 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except (rollouts.DataError, training.TrainingError) as e:
+    except (fileio.DataError, training.TrainingError) as e:
         raise SystemExit(f"[{STAGE}] error: {e}")

@@ -6,11 +6,13 @@ One series file per rollout, with the episode's actions, rewards and dones. Each
 records which VAE weights made it (a hash); re-running skips files made by the current
 VAE and redoes the rest, so a retrained VAE never leaves stale series behind.
 
-Reads  {run_dir}/vae.weights.h5 (stage 02), {data_dir}/rollouts/ep_*.npz (stage 01)
-Writes {data_dir}/series/ep_*.npz (mu, logvar, action, reward, done, vae_hash),
-       {run_dir}/initial_z.npz (mu, logvar of each episode's first frame: dream start states)
+Reads  {run_dir}/vae.weights.h5 (stage 02), {rollouts_dir}/ep_*.npz (stage 01; {data_dir}/rollouts
+       by default)
+Writes {data_dir}/series/ep_*.npz (mu, logvar, action, reward, done, vae_hash), then, last,
+       {run_dir}/initial_z.npz (mu, logvar of each episode's first frame: dream start states; with
+       `episodes`, the names of the episodes it was made from, and `vae_hash`: the stage is done
+       while they match the rollouts on disk and the VAE) and config.yaml
 """
-import hashlib
 import os
 import time
 
@@ -20,29 +22,31 @@ import tensorflow as tf  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
+import fileio  # noqa: E402
 import rollouts  # noqa: E402
 
 STAGE = "03_generate_rnn_data"
 BATCH = 500  # frames per encoder call
 
 
-def file_hash(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def made_by(path, vae_hash):
-    """True if the series file exists, is readable and was made by this VAE."""
+def made_by(path, vae_hash, widths):
+    """True if the series file exists, is readable, fits the config and was made by this VAE."""
     if not os.path.exists(path):
         return False
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return "vae_hash" in f.files and str(f["vae_hash"]) == vae_hash
-    except Exception:
-        return False  # corrupt: redo it
+        rollouts.check_header(path, rollouts.SERIES, widths)
+        return str(fileio.load_npz(path, ["vae_hash"])["vae_hash"]) == vae_hash
+    except fileio.DataError:
+        return False  # corrupt or of another shape: redo it
+
+
+def initial_z_matches(path, names, vae_hash):
+    """True if initial_z.npz was made from exactly these episodes by this VAE."""
+    try:
+        f = fileio.load_npz(path, ["episodes", "vae_hash"])
+    except fileio.DataError:
+        return False  # missing, corrupt or made before it recorded its episodes
+    return f["episodes"].tolist() == names and str(f["vae_hash"]) == vae_hash
 
 
 def main():
@@ -51,28 +55,39 @@ def main():
     data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
-        raise rollouts.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
-    files = rollouts.list_episodes(os.path.join(data_dir, "rollouts"), "01_generate_data.py")
+        raise fileio.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
+    files = rollouts.list_episodes(config.rollouts_dir(cfg), "01_generate_data.py")
+    names = [os.path.basename(f) for f in files]
     series_dir = os.path.join(data_dir, "series")
     init_path = os.path.join(run_dir, "initial_z.npz")
-    vae_hash = file_hash(vae_path)
-    todo = [f for f in files if args.redo or not made_by(os.path.join(series_dir, os.path.basename(f)), vae_hash)]
-    if not todo and os.path.exists(init_path):
+    vae_hash = fileio.file_sha1(vae_path)[:16]
+    widths = rollouts.widths(cfg)
+    todo = [f for f in files if args.redo or not made_by(os.path.join(series_dir, os.path.basename(f)), vae_hash,
+                                                          widths)]
+    on_disk = set(os.listdir(series_dir)) if os.path.isdir(series_dir) else set()
+    gone = sorted(f for f in on_disk - set(names) if f.startswith("ep_") and ".tmp" not in f)
+    if not todo and not gone and initial_z_matches(init_path, names, vae_hash):
         print(f"[{STAGE}] done already: {len(files)} series in {series_dir} match {vae_path} (use --redo to redo)")
         return
-    config.save(cfg, run_dir, STAGE)
+    fileio.check_writable(series_dir, run_dir)
+    fileio.remove_stale_tmp(series_dir)
+    if gone:  # series of episodes no longer in the rollouts: 04 would train on them
+        print(f"[{STAGE}] removing {len(gone)} series whose episodes are gone from the rollouts: {', '.join(gone[:5])}"
+              + (" ..." if len(gone) > 5 else ""))
+        for name in gone:
+            os.remove(os.path.join(series_dir, name))
 
     vae = arch.ConvVAE(cfg.vae.z_size)
     try:
         vae.load_weights(vae_path)
     except Exception as e:
-        raise rollouts.DataError(f"{vae_path}: cannot load VAE weights for z={cfg.vae.z_size} ({e})") from None
+        raise fileio.DataError(f"{vae_path}: cannot load VAE weights for z={cfg.vae.z_size} ({e})") from None
     encode = tf.function(lambda x: vae.encode(arch.ConvVAE.to_float(x)), reduce_retracing=True)
 
     t0, frames = time.time(), 0
     print(f"[{STAGE}] encoding {len(todo)} of {len(files)} episodes ({len(files) - len(todo)} already done)")
     for path in config.progress(todo, desc="encode", unit="episode"):
-        ep = rollouts.load(path, rollouts.ROLLOUT)
+        ep = rollouts.load(path, rollouts.ROLLOUT, widths)
         mus, logvars = [], []
         for start in range(0, len(ep["obs"]), BATCH):
             mu, logvar = encode(ep["obs"][start:start + BATCH])
@@ -80,14 +95,15 @@ def main():
             logvars.append(logvar.numpy())
         mu, logvar = np.concatenate(mus), np.concatenate(logvars)
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(logvar))):
-            raise rollouts.DataError(f"{path}: the VAE produced NaN/inf codes; is {vae_path} a diverged model?")
+            raise fileio.DataError(f"{path}: the VAE produced NaN/inf codes; is {vae_path} a diverged model?")
         rollouts.save(os.path.join(series_dir, os.path.basename(path)), mu=mu, logvar=logvar,
                       action=ep["action"], reward=ep["reward"], done=ep["done"], vae_hash=np.array(vae_hash))
         frames += len(mu)
 
-    firsts = [rollouts.load(os.path.join(series_dir, os.path.basename(f)), rollouts.SERIES) for f in files]
-    rollouts.save(init_path, mu=np.stack([s["mu"][0] for s in firsts]),
-                  logvar=np.stack([s["logvar"][0] for s in firsts]))
+    firsts = [rollouts.load(os.path.join(series_dir, name), rollouts.SERIES, widths) for name in names]
+    fileio.save_npz(init_path, mu=np.stack([s["mu"][0] for s in firsts]), logvar=np.stack([s["logvar"][0] for s in firsts]),
+                    episodes=np.array(names), vae_hash=np.array(vae_hash))
+    config.save(cfg, run_dir, STAGE)
     dt = time.time() - t0
     print(f"[{STAGE}] encoded {frames:,} frames in {dt:.0f}s ({frames / max(dt, 1e-9):.0f} frames/s); "
           f"wrote {series_dir} and {init_path}")
@@ -96,5 +112,5 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except rollouts.DataError as e:
+    except fileio.DataError as e:
         raise SystemExit(f"[{STAGE}] error: {e}")

@@ -11,7 +11,8 @@ skips each episode's last step (its next frame belongs to another episode).
 
 Reads  {data_dir}/series/ep_*.npz (stage 03)
 Writes {run_dir}/rnn.weights.h5, world_model.npz (numpy V + M for the controller stage),
-       rnn_history.json, figures/rnn_loss.png; checkpoints in {data_dir}/ckpt/rnn
+       rnn_history.json, figures/rnn_loss.png, config.yaml, then rnn.done.json (the marker that says
+       the stage is done: written last, with the outputs' hashes); checkpoints in {data_dir}/ckpt/rnn
 """
 import os
 import time
@@ -22,6 +23,7 @@ import numpy as np  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
+import fileio  # noqa: E402
 import npmodels  # noqa: E402
 import rollouts  # noqa: E402
 import training  # noqa: E402
@@ -29,14 +31,11 @@ import training  # noqa: E402
 STAGE = "04_train_rnn"
 
 
-def load_stream(files, z_size):
-    """All episodes as one stream (training.join_episodes), each file's z size checked."""
+def load_stream(files, widths):
+    """All episodes as one stream (training.join_episodes), each file's widths (rollouts.widths) checked."""
     def episodes():
         for path in config.progress(files, desc="load series", unit="episode"):
-            s = rollouts.load(path, rollouts.SERIES)
-            if s["mu"].shape[1] != z_size:
-                raise rollouts.DataError(f"{path}: mu has {s['mu'].shape[1]} dims but vae.z_size={z_size}; "
-                                         "re-run stage 03")
+            s = rollouts.load(path, rollouts.SERIES, widths)
             yield s["mu"], s["logvar"], s["action"], s["done"]
     return training.join_episodes(episodes())
 
@@ -58,21 +57,22 @@ def main():
     out_path = os.path.join(run_dir, "rnn.weights.h5")
     wm_path = os.path.join(run_dir, "world_model.npz")
     ckpt_dir = os.path.join(data_dir, "ckpt", "rnn")
-    if training.done_already(STAGE, [out_path, wm_path], ckpt_dir, os.path.join(run_dir, "rnn_history.json"),
-                             cfg.rnn.epochs, "rnn.epochs", args.redo):
+    history_path = os.path.join(run_dir, "rnn_history.json")
+    marker = os.path.join(run_dir, "rnn.done.json")
+    if training.done_already(STAGE, marker, [out_path, wm_path], history_path, ckpt_dir, cfg.rnn.epochs,
+                             "rnn.epochs", args.redo):
         return
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
-        raise rollouts.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
+        raise fileio.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
+    fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
+    fileio.remove_stale_tmp(run_dir)
     files = rollouts.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
-    config.save(cfg, run_dir, STAGE)
     rc, z_size = cfg.rnn, cfg.vae.z_size
-    action_size = arch.ACTION_SIZE[cfg.experiment]
+    widths = rollouts.widths(cfg)
+    action_size = widths["action"]
 
-    stream = load_stream(files, z_size)
-    if stream["action"].shape[1] != action_size:
-        raise rollouts.DataError(f"{files[0]}: action has {stream['action'].shape[1]} dims, "
-                                 f"{cfg.experiment} expects {action_size}")
+    stream = load_stream(files, widths)
     n_steps = len(stream["mu"])
     seq_len = min(rc.seq_len, n_steps - 1)
     n_windows = len(training.epoch_windows(n_steps, seq_len, cfg.seed, 0))
@@ -98,6 +98,7 @@ def main():
         print(f"[{STAGE}] resuming from {ckpt_dir}: epoch {state['epoch']}, batch {state['batch']}")
     timer = training.Timer(rc.checkpoint_minutes)
     t0 = time.time() - state["seconds"]
+    first_step = state["step"]  # training.kill_point counts this process's batches
     per_epoch = n_windows // batch_size
     bar = config.progress(total=rc.epochs * per_epoch, initial=state["epoch"] * per_epoch + state["batch"],
                desc="MDN-RNN", unit="batch")
@@ -110,6 +111,7 @@ def main():
             rnn.reset_metrics()
             logs = {k: float(v) for k, v in rnn.train_on_batch(x, y, return_dict=True).items()}
             training.check_finite(logs, STAGE, f"epoch {epoch + 1}, batch {b + 1}")
+            training.kill_point(state["step"] - first_step + 1)
             state["step"] += 1
             state["batch"] = b + 1
             state["history"].append({"step": state["step"], "epoch": epoch, **logs,
@@ -124,17 +126,23 @@ def main():
     bar.close()
 
     keys = ["loss", "z_loss"] + (["done_loss"] if rc.predict_done else [])
-    training.write_json(os.path.join(run_dir, "rnn_history.json"), {"history": state["history"],
-                        "seconds": state["seconds"], "batch_size": batch_size, "seq_len": seq_len})
-    training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
-                         f"MDN-RNN training ({cfg.name})")
     vae = arch.ConvVAE(z_size)
-    vae.load_weights(vae_path)
-    # ours: V's decoder is stored in float16 (it only draws pictures); what the agent uses stays float32
-    npmodels.save_world_model(wm_path, cfg.experiment, z_size, action_size, rc.hidden, rc.mixtures,
-                              rc.predict_done, vae.numpy_weights(), rnn.numpy_weights(), decoder_dtype="float16")
-    training.save_weights_atomic(rnn, arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done,
-                                                  rc.restart_factor), out_path)
+    try:
+        vae.load_weights(vae_path)
+    except Exception as e:
+        raise fileio.DataError(f"{vae_path}: cannot load VAE weights for z={z_size} ({e})") from None
+    twin = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor)
+    history = {"history": state["history"], "seconds": state["seconds"], "batch_size": batch_size, "seq_len": seq_len}
+    training.write_outputs(marker, [
+        (out_path, lambda p: training.save_weights_atomic(rnn, twin, p)),
+        # ours: V's decoder is stored in float16 (it only draws pictures); what the agent uses stays float32
+        (wm_path, lambda p: npmodels.save_world_model(p, cfg.experiment, z_size, action_size, rc.hidden, rc.mixtures,
+                                                      rc.predict_done, vae.numpy_weights(), rnn.numpy_weights(),
+                                                      decoder_dtype="float16")),
+        (history_path, lambda p: fileio.write_json(p, history))],
+        step=state["step"], epoch=state["epoch"], then=[lambda: training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
+                                            f"MDN-RNN training ({cfg.name})"),
+              lambda: config.save(cfg, run_dir, STAGE)])
     last = state["history"][-1]
     print(f"[{STAGE}] wrote {out_path} and {wm_path}: {state['step']} batches in {state['seconds']:.0f}s; "
           f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f})")
@@ -143,5 +151,5 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except (rollouts.DataError, training.TrainingError) as e:
+    except (fileio.DataError, training.TrainingError) as e:
         raise SystemExit(f"[{STAGE}] error: {e}")

@@ -26,10 +26,18 @@ OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and g
 tasks. The same seed gives the same results for any N (bit for bit with the same BLAS build and
 thread count: the dream is chaotic, so another summation order gives another draw).
 
+Evaluation files are named by what differs from the controller's own config ({out}/config.yaml,
+written by training; for older runs without one, the run's config.yaml for the seed and env keys):
+eval_real.json (eval_dream.json, eval_random.json) with the same seed, env.* and
+controller.{real_eval_episodes, temperature, max_steps}; otherwise each differing key is appended,
+e.g. `--eval seed=4242` writes eval_real-seed4242.json beside the shipped record. An existing file of
+the same settings, controller and world model is kept (done already); --redo evaluates it again.
+
 Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, Doom eval)
-Writes {run_dir}/controller/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz,
-       eval_real.json, eval_random.json, eval_dream.json; checkpoint {data_dir}/ckpt/controller.pkl
-       ("controller" is controller.dir: give each temperature its own, e.g. controller.dir=tau0.50)
+Writes {out}/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz, config.yaml (the
+       resolved config of the training run), eval_real.json, eval_random.json, eval_dream.json;
+       checkpoint {data_dir}/ckpt/controller.pkl. {out} is {run_dir}/controller, "controller" being
+       controller.dir: give each temperature its own, e.g. controller.dir=tau0.50
 """
 import atexit
 import hashlib
@@ -46,7 +54,9 @@ import numpy as np  # noqa: E402
 
 import config  # noqa: E402
 import es  # noqa: E402
+import fileio  # noqa: E402
 import rollouts  # noqa: E402
+from fileio import file_sha1  # noqa: E402
 
 STAGE = "05_train_controller"
 EVAL_SEED = 1_500_000_000  # real/dream evaluation episodes: far from the data seeds (< 1e6 * seed + 1e4)
@@ -59,14 +69,6 @@ def paths(cfg):
     return {"wm": os.path.join(run_dir, "world_model.npz"), "init": os.path.join(run_dir, "initial_z.npz"),
             "out": os.path.join(run_dir, cfg.controller.dir),
             "ckpt": os.path.join(config.data_dir(cfg), "ckpt", cfg.controller.dir + ".pkl")}
-
-
-def file_sha1(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def require(path, stage):
@@ -219,7 +221,7 @@ def train(cfg, args, executor):
     if c.mode == "dream":
         check_world_model(cfg, p, need_init=True)
     ensemble = check_ensemble(cfg, p["wm"])
-    config.save(cfg, config.run_dir(cfg), STAGE)
+    fileio.check_writable(p["out"], os.path.dirname(p["ckpt"]))
     settings = es.Settings.from_config(c, cfg.seed)
     where = f"in the dream (tau={c.temperature})" if c.mode == "dream" else "in the real game"
     workers = f"{es.mpi_size() - 1} MPI workers" if executor is not None else "1 process"
@@ -236,6 +238,7 @@ def train(cfg, args, executor):
               f"{p['wm']}, {', '.join(c.ensemble)}", flush=True)
     state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True), n_params, settings, p["ckpt"], p["out"], executor,
                      redo=args.redo, meta=meta, identity=identity)
+    config.save(cfg, p["out"], STAGE)  # this controller's config, beside its outputs (once they are written)
     best = state["best_eval"]
     print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "
           f"{best['generation']}, scored {best['mean']:.1f} +- {best['std']:.1f} over {best['episodes']} "
@@ -248,6 +251,23 @@ def score(scores, **info):
                 min=float(scores.min()), max=float(scores.max()), scores=scores.tolist())
 
 
+EVAL_KEYS = ("seed", "controller.real_eval_episodes", "controller.temperature", "controller.max_steps")
+
+
+def eval_suffix(cfg, p):
+    """"" when the evaluation settings (seed, env.*, EVAL_KEYS) are the controller's own (its
+    config.yaml; for runs made before it was written, the run's config.yaml for seed and env.*),
+    else the differing keys and values, e.g. "-seed4242-env_max_steps500"."""
+    own = os.path.join(p["out"], "config.yaml")
+    ref = own if os.path.exists(own) else os.path.join(config.run_dir(cfg), "config.yaml")
+    if not os.path.exists(ref):
+        return ""
+    keys = EVAL_KEYS if ref == own else ("seed",)
+    diff = config.differences(ref, cfg)
+    return "".join(f"-{k.replace('controller.', '').replace('.', '_')}{new}" for k, (_, new) in diff.items()
+                   if k in keys or k.startswith("env."))
+
+
 def evaluate(cfg, args, executor):
     p = paths(cfg)
     c = cfg.controller
@@ -255,7 +275,7 @@ def evaluate(cfg, args, executor):
     seeds = EVAL_SEED + cfg.seed * 10_000 + np.arange(n)
     if args.random:
         fn, params_path, params = Rollouts(cfg, "real", "random", cfg.env.max_steps), None, np.zeros(1)
-        out_name = "eval_random.json"
+        out_name = "eval_random"
     else:
         wm, n_params = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
         default = os.path.join(p["out"], "best.npz")
@@ -269,8 +289,10 @@ def evaluate(cfg, args, executor):
             raise rollouts.DataError(str(e)) from None
         fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps)
         same = os.path.abspath(params_path) == os.path.abspath(default)
-        out_name = "eval_real.json" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}.json"
+        out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
+    out_name += eval_suffix(cfg, p) + ".json"
     out_path = os.path.join(p["out"], out_name)
+    fileio.check_writable(p["out"])  # before playing any episode
     sha = hashlib.sha1(np.asarray(params, np.float64).tobytes()).hexdigest()
     info = dict(policy="random" if args.random else "controller", params=params_path, params_sha1=sha,
                 world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),
@@ -281,7 +303,7 @@ def evaluate(cfg, args, executor):
         if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
             print(f"[{STAGE}] done already: {out_path} ({old['mean']:.1f} +- {old['std']:.1f}; --redo to redo)")
             return
-    config.save(cfg, config.run_dir(cfg), STAGE, keep=True)
+        print(f"[{STAGE}] {out_path} holds an evaluation of another controller or world model: evaluating again")
     print(f"[{STAGE}] {cfg.name}: {n} real episodes of the {info['policy']} policy"
           + (f" ({params_path})" if params_path else ""), flush=True)
     t0 = time.time()

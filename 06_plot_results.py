@@ -9,15 +9,14 @@ Reads what stages 02-05 wrote in {run_dir} and makes:
   figures/dream_episode.gif      the agent inside M's dream (decoded z), at the config's tau
   results.md, metrics.json       our scores beside the paper's tables
 """
-import json
 import os
 
 import numpy as np
 from PIL import Image
 
 import config
+import fileio
 import npmodels
-import rollouts
 
 STAGE = "06_plot_results"
 
@@ -40,18 +39,6 @@ ORIG_DOOM_MEAN_SOLUTION = (
     701.4, 701.0, 741.8, 791.5, 753.7, 815.3, 778.6, 789.6, 768.8, 776.6, 783.8, 810.1, 819.8, 844.3,
     819.5, 813.3, 800.7, 806.5, 829.8, 840.6, 852.3, 870.2, 880.0, 842.9, 868.1, 838.3, 865.5, 862.7,
     824.0, 879.7, 917.5, 860.5, 919.2, 877.2, 907.5, 879.3, 904.8, 883.8, 878.7, 905.6)
-
-
-def read_json(path, required=True):
-    if not os.path.exists(path):
-        if required:
-            raise rollouts.DataError(f"{path}: not found; run 05_train_controller.py first")
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except ValueError as e:
-        raise rollouts.DataError(f"{path}: not valid JSON ({e})") from None
 
 
 def fmt(d):
@@ -143,12 +130,12 @@ def temperature_runs(run_dir, named=None):
     runs = {}
     for name in sorted(os.listdir(run_dir)):
         folder = os.path.join(run_dir, name)
-        h = read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
+        h = fileio.read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
         if not h or h.get("meta", {}).get("mode") != "dream":
             continue
         row = {"dir": name, "generations": len(h["generations"]),
-               "virtual": read_json(os.path.join(folder, "eval_dream.json"), required=False),
-               "actual": read_json(os.path.join(folder, "eval_real.json"), required=False)}
+               "virtual": fileio.read_json(os.path.join(folder, "eval_dream.json"), required=False),
+               "actual": fileio.read_json(os.path.join(folder, "eval_real.json"), required=False)}
         tau = round(float(h["meta"]["temperature"]), 4)
         old = runs.get(tau)
         if old is None or (name == named, row["actual"] is not None, row["generations"]) > (
@@ -232,17 +219,17 @@ def main():
     run_dir = config.run_dir(cfg)
     ctrl_dir = os.path.join(run_dir, cfg.controller.dir)
     fig_dir = os.path.join(run_dir, "figures")
-    os.makedirs(fig_dir, exist_ok=True)
-    history = read_json(os.path.join(ctrl_dir, "history.json"))
-    real = read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
-    random = read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
+    history = fileio.read_json(os.path.join(ctrl_dir, "history.json"), required=True, hint="05_train_controller.py")
+    real = fileio.read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
+    random = fileio.read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
     runs = temperature_runs(run_dir, cfg.controller.dir) if cfg.experiment == "doom" else {}
     for r in runs.values():  # the random policy does not depend on the controller folder
-        random = random or read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
-    dream_score = read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
+        random = random or fileio.read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
+    dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
+    fileio.check_writable(run_dir, fig_dir)
     wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
-    params = np.load(os.path.join(ctrl_dir, "best.npz"), allow_pickle=False)["params"]
-    init = np.load(os.path.join(run_dir, "initial_z.npz"), allow_pickle=False)
+    params = fileio.load_npz(os.path.join(ctrl_dir, "best.npz"), ["params"])["params"]
+    init = fileio.load_npz(os.path.join(run_dir, "initial_z.npz"), ["mu", "logvar"])
 
     meta = history.get("meta", {})
     reference = None
@@ -261,8 +248,7 @@ def main():
     if runs:
         plot_temperatures(runs, os.path.join(fig_dir, "temperature.png"))
     table = results_table(cfg, history, real, random, dream_score, gens, runs)
-    with open(os.path.join(run_dir, "results.md"), "w") as f:
-        f.write(table)
+    fileio.atomic_write(os.path.join(run_dir, "results.md"), lambda f: f.write(table), mode="w")
     metrics = {"name": cfg.name, "generations": gens, "real": real and {k: real[k] for k in ("mean", "std")},
                "random": random and {k: random[k] for k in ("mean", "std")},
                "dream": dream_score and {k: dream_score[k] for k in ("mean", "std")},
@@ -271,8 +257,7 @@ def main():
                                          "virtual": r["virtual"] and {k: r["virtual"][k] for k in ("mean", "std")},
                                          "actual": r["actual"] and {k: r["actual"][k] for k in ("mean", "std")}}
                                 for t, r in sorted(runs.items())}}
-    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1)
+    fileio.write_json(os.path.join(run_dir, "metrics.json"), metrics)
     print(table)
     print(f"[{STAGE}] wrote {run_dir}/results.md, metrics.json and figures/ "
           "(controller_scores.png, real_episode.gif, dream_episode.gif)")
@@ -281,5 +266,5 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except rollouts.DataError as e:
+    except fileio.DataError as e:
         raise SystemExit(f"[{STAGE}] error: {e}")

@@ -18,6 +18,8 @@ import sys
 
 import yaml
 
+import fileio
+
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
 EXPERIMENTS = ("carracing", "doom")
@@ -113,6 +115,40 @@ def parse_override(text):
     return tree
 
 
+# Allowed ranges of the numeric keys: (lowest, lowest allowed itself, highest or None).
+_POS, _NONNEG, _PROB = (0, False, None), (0, True, None), (0, True, 1)
+RANGES = {
+    "seed": _NONNEG, "env.max_steps": _POS, "env.frame_skip": _POS, "env.doom_skill": _NONNEG,
+    "data.episodes": _POS, "data.workers": _POS, "data.repeat_min": _POS, "data.repeat_max": _POS,
+    "data.agent_from": _NONNEG, "data.agent_explore": _PROB,
+    "vae.z_size": _POS, "vae.batch_size": _POS, "vae.learning_rate": _POS, "vae.kl_tolerance": _NONNEG,
+    "vae.epochs": _NONNEG, "vae.shuffle_episodes": _POS, "vae.checkpoint_minutes": _NONNEG,
+    "rnn.hidden": _POS, "rnn.mixtures": _POS, "rnn.restart_factor": _POS, "rnn.batch_size": _POS,
+    "rnn.seq_len": _POS, "rnn.epochs": _NONNEG, "rnn.learning_rate": _POS, "rnn.decay_rate": (0, False, 1),
+    "rnn.min_learning_rate": _NONNEG, "rnn.grad_clip": _POS, "rnn.checkpoint_minutes": _NONNEG,
+    "controller.temperature": _POS, "controller.population": _POS, "controller.trials": _POS,
+    "controller.sigma0": _POS, "controller.weight_decay": _NONNEG, "controller.generations": _NONNEG,
+    "controller.eval_every": _POS, "controller.eval_episodes": _POS, "controller.max_steps": _POS,
+    "controller.real_eval_episodes": _POS, "controller.chunk": _NONNEG,
+}
+
+
+def check_ranges(cfg):
+    """ConfigError naming the first key whose value is out of its range (RANGES)."""
+    flat = _flatten(cfg)
+    for key, (low, inclusive, high) in RANGES.items():
+        value = flat.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        if value < low or (value == low and not inclusive) or (high is not None and value > high):
+            want = (f"in [{low}, {high}]" if inclusive else f"in ({low}, {high}]") if high is not None else \
+                (">= 0" if inclusive else "> 0")
+            raise ConfigError(f"{key} must be {want}, got {value!r}")
+    if flat.get("data.repeat_max", 1) < flat.get("data.repeat_min", 1):
+        raise ConfigError(f"data.repeat_max ({flat['data.repeat_max']}) must be >= data.repeat_min "
+                          f"({flat['data.repeat_min']})")
+
+
 def load(names, overrides=()):
     if isinstance(names, str):
         names = [names]
@@ -120,6 +156,9 @@ def load(names, overrides=()):
         raise ConfigError("give at least one config name, e.g. doom")
     paths = [_resolve_path(n) for n in names]
     cfg = _read_yaml(paths[0])
+    if "experiment" not in cfg or "name" not in cfg:
+        raise ConfigError(f"{paths[0]} is an overlay, not a base config: give a game first, "
+                          f"e.g. --config {EXPERIMENTS[-1]} {' '.join(names)}")
     for path in paths[1:]:
         overlay = _read_yaml(path)
         specific = {e: overlay.pop(e) for e in EXPERIMENTS if e in overlay}
@@ -135,6 +174,7 @@ def load(names, overrides=()):
                            else os.path.splitext(os.path.basename(p))[0] for p in paths]
     cfg["name"] = cfg["name"].format(experiment=cfg["experiment"])
     _fill_placeholders(cfg, {"{results_root}": cfg["results_root"], "{data_root}": cfg["data_root"]})
+    check_ranges(cfg)
     return Config(cfg)
 
 
@@ -162,6 +202,12 @@ def data_dir(cfg):
     return os.path.join(cfg.data_root, cfg.name)
 
 
+def rollouts_dir(cfg):
+    """Stage 01's episodes: data.rollouts_dir if set (several runs can share one set), else
+    {data_dir}/rollouts."""
+    return cfg.data.rollouts_dir or os.path.join(data_dir(cfg), "rollouts")
+
+
 def run_dir(cfg):
     """Results: resolved config, trained weights, controller, figures, metrics."""
     return os.path.join(cfg.results_root, cfg.name)
@@ -177,26 +223,23 @@ def _flatten(d, prefix=""):
     return out
 
 
-def save(cfg, run_dir, stage, keep=False):
-    """Write the resolved config beside the outputs; warn if an earlier one differs. keep: a stage
-    that only reads the run's models (an evaluation) writes it only where there is none, so that it
-    keeps describing how they were made."""
-    os.makedirs(run_dir, exist_ok=True)
+def differences(path, cfg):
+    """Keys (dotted) whose value in the config saved at `path` differs from `cfg`'s: {key: (old, new)}."""
+    old, new = _flatten(_read_yaml(path)), _flatten(cfg.to_dict())
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and k != "config_names"}
+
+
+def save(cfg, run_dir, stage):
+    """Write the resolved config beside the outputs (once they are written); note what differs from
+    an earlier one."""
     path = os.path.join(run_dir, "config.yaml")
-    data = cfg.to_dict()
     if os.path.exists(path):
-        old = _flatten(_read_yaml(path))
-        new = _flatten(data)
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k != "config_names")
+        changed = differences(path, cfg)
         if changed:
             print(f"[{stage}] note: config differs from {path} in: " + ", ".join(
-                f"{k} {old.get(k)!r}->{new.get(k)!r}" for k in changed) + (" (kept)" if keep else ""))
-        if keep:
-            return
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        yaml.safe_dump(data, f, sort_keys=False)
-    os.replace(tmp, path)
+                f"{k} {a!r}->{b!r}" for k, (a, b) in changed.items()))
+    fileio.atomic_write(path, lambda f: yaml.safe_dump(cfg.to_dict(), f, sort_keys=False), mode="w")
 
 
 def progress(*args, **kwargs):
@@ -225,6 +268,7 @@ def from_args(args):
         return load(names, overrides)
     except ConfigError as e:
         raise SystemExit(f"config error: {e}")
+
 
 
 if __name__ == "__main__":  # `python config.py --config doom cpu [k=v ...]` prints the run's results folder

@@ -22,15 +22,13 @@ thread count: the dream is chaotic, so another summation order in the matmuls gi
 No TensorFlow here.
 """
 import os
-import zipfile
-import zlib
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+import fileio
 import npmodels
-import rollouts
 
 ENV_ID = "WorldModels/Dream-v0"
 
@@ -40,16 +38,9 @@ def load_initial_z(initial_z, z_size=None):
     if isinstance(initial_z, (str, os.PathLike)):
         path = os.fspath(initial_z)
         if not os.path.exists(path):
-            raise rollouts.DataError(f"{path}: initial-z file not found")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if "mu" not in f.files or "logvar" not in f.files:
-                    raise rollouts.DataError(f"{path}: needs arrays mu and logvar, has {sorted(f.files)}")
-                mu, logvar = f["mu"], f["logvar"]
-        except rollouts.DataError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-            raise rollouts.DataError(f"{path}: unreadable or corrupt .npz ({type(e).__name__}: {e})") from None
+            raise fileio.DataError(f"{path}: initial-z file not found")
+        f = fileio.load_npz(path, ["mu", "logvar"])
+        mu, logvar = f["mu"], f["logvar"]
         where = path
     else:
         mu, logvar = initial_z
@@ -63,7 +54,7 @@ def load_initial_z(initial_z, z_size=None):
     elif mu.dtype.kind != "f" or logvar.dtype.kind != "f" or not (np.all(np.isfinite(mu)) and np.all(np.isfinite(logvar))):
         problem = "mu and logvar must be finite floats"
     if problem:
-        raise rollouts.DataError(f"{where}: {problem}")
+        raise fileio.DataError(f"{where}: {problem}")
     return np.ascontiguousarray(mu, np.float32), np.ascontiguousarray(logvar, np.float32)
 
 

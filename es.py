@@ -46,6 +46,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+import fileio
+
 CKPT_VERSION = 1
 # Settings a checkpoint must share with the command that resumes it (generations, eval_every
 # and eval_episodes may change, e.g. to extend a run; chunk only batches the same work).
@@ -180,38 +182,24 @@ TRAIN, EVAL = 0, 1
 
 
 # ----------------------------------------------------------------------------- files
-def _atomic_write(path, write, mode="wb"):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_json(path, data):
-    _atomic_write(path, lambda f: json.dump(data, f, indent=1), mode="w")
+    fileio.write_json(path, data)
 
 
 def save_params(path, params, **meta):
     """params (n,) float64 -> npz with `params` and scalar metadata (no pickles)."""
     arrays = {"params": np.asarray(params, dtype=np.float64)}
     arrays.update({k: np.asarray(v) for k, v in meta.items() if v is not None})
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    fileio.atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_params(path, n_params=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: controller params not found")
-    with np.load(path, allow_pickle=False) as f:
-        if "params" not in f.files:
-            raise ValueError(f"{path}: no `params` array (has {sorted(f.files)})")
-        params = np.asarray(f["params"], dtype=np.float64).reshape(-1)
+    try:
+        params = np.asarray(fileio.load_npz(path, ["params"])["params"], dtype=np.float64).reshape(-1)
+    except fileio.DataError as e:  # corrupt, or no `params` array: named, as callers expect, as ValueError
+        raise ValueError(str(e)) from None
     if n_params is not None and params.size != n_params:
         raise ValueError(f"{path}: {params.size} params, but this controller has {n_params}")
     if not np.all(np.isfinite(params)):
@@ -419,7 +407,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
             state["evaluations"].append(ev)
             bar.write(f"[es] gen {gen}: mean solution scores {ev['mean']:.2f} +- {ev['std']:.2f} "
                       f"over {ev['episodes']} rollouts" + (" (new best)" if ev["improved"] else ""))
-        _atomic_write(ckpt_path, lambda f: pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL))
+        fileio.atomic_write(ckpt_path, lambda f: pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL))
         write_outputs(state, out_dir)
         bar.set_postfix(mean=f"{record['mean']:.2f}", best=f"{record['best']:.2f}",
                         sigma=f"{record['sigma']:.3f}", refresh=False)

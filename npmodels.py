@@ -30,13 +30,11 @@ No TensorFlow, Keras or arch import here (tests compare against arch.py).
 """
 import math
 import os
-import zipfile
-import zlib
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-import rollouts
+import fileio
 
 FORMAT_VERSION = 1
 ACTION_SIZE = {"carracing": 3, "doom": 1}
@@ -104,7 +102,7 @@ def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, pr
     for kind, weights in (("vae", vae_weights), ("rnn", rnn_weights)):
         for name, arr in weights.items():
             arrays[f"{kind}/{name}"] = np.asarray(arr).astype(decoder_dtype if name.startswith("dec_") else dtype)
-    rollouts.save(path, **arrays)
+    fileio.save_npz(path, **arrays)
 
 
 def read_world_model(path):
@@ -112,22 +110,17 @@ def read_world_model(path):
     shapes aside; DataError naming the path if it is missing, corrupt or not a world model."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise rollouts.DataError(f"{path}: world model file not found; run the stage that trains V and M")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-        raise rollouts.DataError(f"{path}: unreadable or corrupt world model .npz ({type(e).__name__}: {e}); "
-                                 "delete it and re-run the stage that wrote it") from None
+        raise fileio.DataError(f"{path}: world model file not found; run the stage that trains V and M")
+    data = fileio.load_npz(path, what="world model .npz")
     missing = [k for k in META if "meta/" + k not in data]
     if missing:
-        raise rollouts.DataError(f"{path}: not a world model file (missing meta {missing})")
+        raise fileio.DataError(f"{path}: not a world model file (missing meta {missing})")
     try:
         meta = {k: data["meta/" + k].item() for k in META}
     except ValueError as e:
-        raise rollouts.DataError(f"{path}: inconsistent world model file: {e}") from None
+        raise fileio.DataError(f"{path}: inconsistent world model file: {e}") from None
     if meta["format_version"] != FORMAT_VERSION:
-        raise rollouts.DataError(f"{path}: inconsistent world model file: format_version "
+        raise fileio.DataError(f"{path}: inconsistent world model file: format_version "
                                  f"{meta['format_version']}, expected {FORMAT_VERSION}")
     vae = {k[4:]: v for k, v in data.items() if k.startswith("vae/")}
     rnn = {k[4:]: v for k, v in data.items() if k.startswith("rnn/")}
@@ -304,7 +297,7 @@ class WorldModel:
             return cls(str(meta["experiment"]), int(meta["z_size"]), int(meta["action_size"]), int(meta["hidden"]),
                        int(meta["mixtures"]), bool(meta["predict_done"]), vae, rnn, **kwargs)
         except (ValueError, TypeError) as e:
-            raise rollouts.DataError(f"{os.fspath(path)}: inconsistent world model file: {e}") from None
+            raise fileio.DataError(f"{os.fspath(path)}: inconsistent world model file: {e}") from None
 
     # ------------------------------------------------------------------ V
     def _need_vae(self):

@@ -5,18 +5,14 @@ file, or one with the wrong keys, dtypes or shapes, stops the run with an error 
 names the file (never a silent skip, never a pickle).
 """
 import os
-import zipfile
-import zlib
 
 import numpy as np
+
+from fileio import DataError, load_npz, npz_headers, save_npz
 
 # key -> (dtype kind, trailing shape or None); the first axis is time, equal for all keys.
 ROLLOUT = {"obs": ("u", (64, 64, 3)), "action": ("f", None), "reward": ("f", ()), "done": ("b", ())}
 SERIES = {"mu": ("f", None), "logvar": ("f", None), "action": ("f", None), "reward": ("f", ()), "done": ("b", ())}
-
-
-class DataError(RuntimeError):
-    """Bad or missing input data; the message names the file and what is wrong."""
 
 
 def episode_name(seed):
@@ -24,59 +20,63 @@ def episode_name(seed):
 
 
 def save(path, **arrays):
-    """Write arrays to `path` as compressed npz via a tmp file + rename (never half-written)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write arrays to `path` as compressed npz, atomically (never half-written)."""
+    save_npz(path, **arrays)
 
 
-def load(path, schema):
-    """Read an episode file and check it against `schema` (ROLLOUT or SERIES)."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: file not found")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = sorted(set(schema) - set(f.files))
-            if missing:
-                raise DataError(f"{path}: missing arrays {missing} (has {sorted(f.files)})")
-            data = {k: f[k] for k in schema}
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-        raise DataError(f"{path}: unreadable or corrupt .npz ({type(e).__name__}: {e}); "
-                        "delete it and re-run the stage that wrote it") from None
+def widths(cfg):
+    """{key: width} a run's episodes must have: the game's action size, V's z size for mu, logvar."""
+    from npmodels import ACTION_SIZE
+    return {"action": ACTION_SIZE[cfg.experiment], "mu": cfg.vae.z_size, "logvar": cfg.vae.z_size}
+
+
+def _check_shapes(path, schema, shapes, widths):
+    """Check {key: (shape, dtype)} against `schema` and `widths` ({key: size of axis 1}); the length."""
     length = None
     for key, (kind, trailing) in schema.items():
-        arr = data[key]
-        if arr.dtype.kind != kind:
-            raise DataError(f"{path}: {key} has dtype {arr.dtype}, expected kind {kind!r}")
-        if arr.ndim == 0:
+        shape, dtype = shapes[key]
+        if dtype.kind != kind:
+            raise DataError(f"{path}: {key} has dtype {dtype}, expected kind {kind!r}")
+        if len(shape) == 0:
             raise DataError(f"{path}: {key} is a scalar, expected a time axis")
-        if trailing is not None and arr.shape[1:] != trailing:
-            raise DataError(f"{path}: {key} has shape {arr.shape}, expected (T, {', '.join(map(str, trailing))})")
+        if trailing is not None and tuple(shape[1:]) != trailing:
+            raise DataError(f"{path}: {key} has shape {shape}, expected (T, {', '.join(map(str, trailing))})")
+        width = (widths or {}).get(key)
+        if width is not None and tuple(shape[1:]) != (width,):
+            raise DataError(f"{path}: {key} has shape {shape}, expected (T, {width}) for this config; "
+                            "delete it and re-run the stage that wrote it")
         if length is None:
-            length = len(arr)
-        elif len(arr) != length:
-            raise DataError(f"{path}: {key} has {len(arr)} steps but {next(iter(schema))} has {length}")
-        if kind == "f" and not np.all(np.isfinite(arr)):
-            raise DataError(f"{path}: {key} contains NaN or inf")
+            length = shape[0]
+        elif shape[0] != length:
+            raise DataError(f"{path}: {key} has {shape[0]} steps but {next(iter(schema))} has {length}")
     if not length:
         raise DataError(f"{path}: episode has no steps")
+    return length
+
+
+def load(path, schema, widths=None):
+    """Read an episode file and check it against `schema` (ROLLOUT or SERIES) and `widths`
+    (e.g. rollouts.widths(cfg): the action and z sizes the config expects)."""
+    data = load_npz(path, list(schema))
+    _check_shapes(path, schema, {k: (v.shape, v.dtype) for k, v in data.items()}, widths)
+    for key, (kind, _) in schema.items():
+        if kind == "f" and not np.all(np.isfinite(data[key])):
+            raise DataError(f"{path}: {key} contains NaN or inf")
     return data
 
 
+def check_header(path, schema, widths=None):
+    """Cheap check of an episode file (zip directory and array headers, no data): its length."""
+    shapes = npz_headers(path)
+    missing = sorted(set(schema) - set(shapes))
+    if missing:
+        raise DataError(f"{path}: missing arrays {missing} (has {sorted(shapes)})")
+    return _check_shapes(path, schema, shapes, widths)
+
+
 def num_steps(path):
-    """Episode length, reading only the small `done` array (for progress bars)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return len(f["done"])
-    except Exception as e:
-        raise DataError(f"{path}: unreadable or corrupt .npz ({type(e).__name__}: {e})") from None
+    """Episode length from the file's headers (for progress bars)."""
+    return check_header(path, {"done": ROLLOUT["done"]})
 
 
 def list_episodes(directory, stage_hint):

@@ -13,25 +13,47 @@ import time
 
 import numpy as np
 
+import fileio
+
 
 class TrainingError(RuntimeError):
     pass
 
 
+def weights_bytes(model):
+    """About what `model`'s weights take on disk (to check the free space first: h5py crashes on a
+    full disk instead of raising)."""
+    return sum(int(np.prod(v.shape)) * 4 for v in model.weights) + (1 << 20)
+
+
 def save_checkpoint(ckpt_dir, model, optimizer, state):
     tmp, old = ckpt_dir + ".tmp", ckpt_dir + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    model.save_weights(os.path.join(tmp, "model.weights.h5"))
-    np.savez(os.path.join(tmp, "optimizer.npz"),
-             **{f"v{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
-    with open(os.path.join(tmp, "state.json"), "w") as f:
-        json.dump(state, f)
+    try:
+        os.makedirs(tmp)
+        fileio.check_free(tmp, 3 * weights_bytes(model), ckpt_dir)
+        model.save_weights(os.path.join(tmp, "model.weights.h5"))
+        np.savez(os.path.join(tmp, "optimizer.npz"),
+                 **{f"v{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+        np.savez(os.path.join(tmp, "rng.npz"), **{f"v{i:04d}": np.asarray(v) for i, v in enumerate(rng_state(model))})
+        with open(os.path.join(tmp, "state.json"), "w") as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, fileio.WriteError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise e if isinstance(e, fileio.WriteError) else fileio.write_error(ckpt_dir, e) from None
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(ckpt_dir):
         os.replace(ckpt_dir, old)
     os.replace(tmp, ckpt_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def rng_state(model):
+    """The model's random-number state (Keras SeedGenerators, e.g. the VAE's sampling noise): not in
+    its weights, but a resume must restore it to continue bit for bit."""
+    return [v for v in model.variables if "seed_generator" in v.path]
 
 
 def checkpoint_state(ckpt_dir):
@@ -45,31 +67,48 @@ def checkpoint_state(ckpt_dir):
     return {}
 
 
-def outputs_final(out_paths, ckpt_dir, history_path, epochs, key):
-    """Whether a finished stage's outputs stand: they exist and match a checkpoint that reached
-    `epochs` (or no checkpoint is kept). Raising the epochs (config `key`) and running again trains
-    on from the checkpoint; stopping that run early and lowering the epochs again writes the
-    outputs from the checkpoint it reached. Returns (final, note for the log)."""
-    if not all(os.path.exists(p) for p in out_paths):
-        return False, None
-    ckpt = checkpoint_state(ckpt_dir)
-    last = (read_json(history_path).get("history") or [{}])[-1].get("step")
-    if not ckpt or (ckpt["epoch"] >= epochs and last == ckpt["step"]):
-        return True, None
-    return False, (f"{out_paths[0]} was written after {last} steps, the checkpoint has {ckpt['step']} "
-                   f"({ckpt['epoch']} epochs); going on to {key}={epochs}")
-
-
-def done_already(stage, out_paths, ckpt_dir, history_path, epochs, key, redo):
-    """outputs_final with its log lines: True when the stage has nothing left to do."""
+def done_already(stage, marker, out_paths, history_path, ckpt_dir, epochs, key, redo):
+    """True when the stage has nothing left to do: its "done" marker (fileio.write_done, written
+    after all its outputs) stands and matches a checkpoint that reached `epochs` (or no checkpoint is
+    kept). Raising the epochs (config `key`) and running again trains on from the checkpoint;
+    stopping that run early and lowering the epochs again writes the outputs from the checkpoint it
+    reached. Outputs made before markers existed (no marker file) count as done where no checkpoint
+    says otherwise."""
     if redo:
         return False
-    final, note = outputs_final(out_paths, ckpt_dir, history_path, epochs, key)
-    if final:
-        print(f"[{stage}] done already: {out_paths[0]} exists (use --redo to train again)")
-    elif note:
-        print(f"[{stage}] {note}")
-    return final
+    if os.path.exists(marker):
+        done = fileio.is_done(marker)
+        last = done and done.get("step")
+    else:  # made before markers: the outputs and their history
+        done = all(os.path.exists(p) for p in out_paths) or None
+        history = done and fileio.read_json(history_path)
+        last = ((history or {}).get("history") or [{}])[-1].get("step")
+    if not done:
+        return False
+    ckpt = checkpoint_state(ckpt_dir)
+    if not ckpt or (ckpt["epoch"] >= epochs and last == ckpt["step"]):
+        print(f"[{stage}] done already: {out_paths[0]} (use --redo to train again)")
+        return True
+    print(f"[{stage}] {out_paths[0]} was written after {last} steps, the checkpoint has {ckpt['step']} "
+          f"({ckpt['epoch']} epochs); going on to {key}={epochs}")
+    return False
+
+
+def write_outputs(marker, writers, step, epoch, then=()):
+    """Write a training stage's outputs, then its marker, last. writers: [(path, write(path)), ...],
+    each writing one output atomically (their hashes go in the marker); then: more writes whose
+    files other stages share (the resolved config), made before the marker. A failed write leaves
+    the previous outputs and marker as they were; a kill between two writes leaves outputs whose
+    hashes no longer match the marker, so the stage is not done and the next run writes them again
+    (from the checkpoint). Where there is no marker yet, one that lists nothing comes first (outputs
+    without a marker count as made before markers: see done_already)."""
+    if not os.path.exists(marker):
+        fileio.write_json(marker, {"writing": True})
+    for path, write in writers:
+        write(path)
+    for write in then:
+        write()
+    fileio.write_done(marker, [p for p, _ in writers], step=step, epoch=epoch)
 
 
 def load_checkpoint(ckpt_dir, model, optimizer):
@@ -90,6 +129,15 @@ def load_checkpoint(ckpt_dir, model, optimizer):
             raise ValueError(f"optimizer has {len(optimizer.variables)} variables, checkpoint {len(values)}")
         for var, value in zip(optimizer.variables, values):
             var.assign(value)
+        rng_path = os.path.join(ckpt_dir, "rng.npz")
+        if os.path.exists(rng_path):  # checkpoints made before it was saved resume with a fresh state
+            with np.load(rng_path, allow_pickle=False) as saved:
+                values = [saved[k] for k in sorted(saved.files)]
+            variables = rng_state(model)
+            if len(values) != len(variables):
+                raise ValueError(f"model has {len(variables)} random states, checkpoint {len(values)}")
+            for var, value in zip(variables, values):
+                var.assign(value)
     except Exception as e:
         raise TrainingError(f"{ckpt_dir}: cannot resume from this checkpoint ({e}); "
                             "delete the folder to start the stage over") from None
@@ -100,14 +148,14 @@ def warm_start(model, part, path, experiment, stage):
     """Set V (part "vae") or M ("rnn") of a fresh Keras model from a world_model.npz, e.g. the shipped
     one, so that a run on a machine without the Keras weights or checkpoints trains on from it."""
     import npmodels
-    import rollouts
     meta, vae, rnn = npmodels.read_world_model(path)
     if meta["experiment"] != experiment:
-        raise rollouts.DataError(f"{path}: a {meta['experiment']} world model, this run is {experiment}")
+        raise fileio.DataError(f"{path}: a {meta['experiment']} world model, this run is {experiment}")
     try:
         model.set_numpy_weights(vae if part == "vae" else rnn)
     except (KeyError, ValueError) as e:
-        raise rollouts.DataError(f"{path}: its {part} does not fit this config's model ({type(e).__name__}: {e})") from None
+        raise fileio.DataError(f"{path}: its {part} does not fit this config's model "
+                               f"({type(e).__name__}: {e})") from None
     print(f"[{stage}] {part} starts from {path}")
 
 
@@ -143,28 +191,20 @@ def check_finite(logs, stage, where):
 
 def save_weights_atomic(model, twin, path):
     """Save `model`'s weights through `twin`, an uncompiled model of the same architecture:
-    Keras 3's save_weights also stores a compiled model's optimizer state (3x the size)."""
+    Keras 3's save_weights also stores a compiled model's optimizer state (3x the size).
+    Atomic; the free space is checked first (h5py crashes on a full disk)."""
     twin.set_weights(model.get_weights())
-    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
-    twin.save_weights(tmp)
-    os.replace(tmp, path)
+    fileio.check_free(os.path.dirname(path) or ".", 2 * weights_bytes(twin), path)
+    fileio.atomic_write(path, twin.save_weights, mode=None, suffix=".weights.h5")
 
 
-def read_json(path):
-    """The JSON object in path, {} if the file is missing or unreadable."""
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
-def write_json(path, data):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+def kill_point(done_batches):
+    """Fault injection for the resume tests: with WM_KILL_AFTER_BATCHES=N in the environment, the
+    process kills itself (SIGKILL, as a crash or an out-of-memory kill would) after N batches."""
+    limit = os.environ.get("WM_KILL_AFTER_BATCHES")
+    if limit and done_batches >= int(limit):
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Timer:

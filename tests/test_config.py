@@ -43,14 +43,47 @@ def test_save_roundtrip(tmp_path):
     assert data["vae"]["z_size"] == 32 and data["name"] == "carracing-tiny"
 
 
-def test_an_evaluation_keeps_the_config_that_made_the_models(tmp_path, capsys):
+def test_differences_name_what_changed(tmp_path):
     config.save(config.load(["doom", "tiny"], ["rnn.epochs=3"]), str(tmp_path), "04")
-    later = config.load(["doom", "tiny"], ["rnn.epochs=5"])
-    config.save(later, str(tmp_path), "05", keep=True)  # e.g. 05 --eval under a config changed since
-    assert "rnn.epochs 3->5 (kept)" in capsys.readouterr().out
-    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["rnn"]["epochs"] == 3
-    config.save(later, str(tmp_path), "04")
-    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["rnn"]["epochs"] == 5
-    fresh = tmp_path / "fresh"
-    config.save(later, str(fresh), "05", keep=True)  # nothing there yet: written
-    assert yaml.safe_load((fresh / "config.yaml").read_text())["rnn"]["epochs"] == 5
+    later = config.load(["doom", "tiny"], ["rnn.epochs=5", "seed=4"])
+    assert config.differences(str(tmp_path / "config.yaml"), later) == {"rnn.epochs": (3, 5), "seed": (0, 4)}
+
+
+def test_an_overlay_given_as_the_game_is_a_config_error():
+    with pytest.raises(config.ConfigError, match="tiny.yaml is an overlay, not a base config.*--config doom tiny"):
+        config.load(["tiny"])
+
+
+@pytest.mark.parametrize("override, words", [
+    ("vae.epochs=-1", "vae.epochs must be >= 0, got -1"),
+    ("rnn.batch_size=0", "rnn.batch_size must be > 0, got 0"),
+    ("controller.temperature=0", "controller.temperature must be > 0"),
+    ("data.agent_explore=1.5", r"data.agent_explore must be in \[0, 1\], got 1.5"),
+    ("rnn.decay_rate=0", r"rnn.decay_rate must be in \(0, 1\]"),
+    ("data.repeat_max=0", "data.repeat_max must be > 0"),
+    ("data.repeat_min=11", "data.repeat_max .10. must be >= data.repeat_min .11."),
+    ("controller.population=-3", "controller.population must be > 0"),
+])
+def test_out_of_range_values_are_config_errors(override, words):
+    with pytest.raises(config.ConfigError, match=words):
+        config.load(["doom", "tiny"], [override])
+    config.load(["doom", "tiny"], ["vae.epochs=0", "rnn.checkpoint_minutes=0", "data.agent_explore=1"])  # edges
+
+
+def test_rollouts_dir_is_shared_or_the_runs_own():
+    cfg = config.load(["doom", "tiny"], ["data_root=/d"])
+    assert config.rollouts_dir(cfg) == "/d/doom-tiny/rollouts"
+    shared = config.load(["doom", "tiny"], ["data_root=/d", "data.rollouts_dir=/d/doom-10k/rollouts"])
+    assert config.rollouts_dir(shared) == "/d/doom-10k/rollouts"
+    assert config.load(["carracing"]).data.rollouts_dir == ""
+
+
+def test_stage_reports_config_errors_in_one_line():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for args in (["--config", "tiny"], ["--config", "doom", "tiny", "rnn.batch_size=0"]):
+        r = subprocess.run([sys.executable, os.path.join(root, "04_train_rnn.py"), *args],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        assert r.stderr.strip().splitlines()[-1].startswith("config error:"), r.stderr

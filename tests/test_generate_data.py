@@ -71,6 +71,16 @@ def test_doom_rollouts_skip_and_reproduce(tmp_path):
         fh.truncate(os.path.getsize(files[2]) // 2)
     with pytest.raises(rollouts.DataError, match=os.path.basename(files[2])):
         rollouts.load(files[2], rollouts.ROLLOUT)
+    # ... and a re-run replaces it (saying so), as it does an episode with the wrong action width
+    old3 = rollouts.load(files[3], rollouts.ROLLOUT)
+    rollouts.save(files[3], **dict(old3, action=np.zeros((len(old3["action"]), 3), np.float32)))
+    r = generate(tmp_path, "doom", "env.max_steps=200")
+    assert r.returncode == 0, r.stderr
+    assert "2 episodes to generate" in r.stdout and "replacing a bad episode file" in r.stdout
+    assert os.path.basename(files[2]) in r.stdout and "expected (T, 1)" in r.stdout
+    new3 = rollouts.load(files[3], rollouts.ROLLOUT)
+    assert all(np.array_equal(old3[k], new3[k]) for k in old3)
+    rollouts.load(files[2], rollouts.ROLLOUT)
 
 
 def test_carracing_rollouts(tmp_path):
@@ -130,10 +140,9 @@ def test_ctrl_c_stops_cleanly(tmp_path):
 def test_doom_agent_episodes(tmp_path):
     """data.agent: episodes >= agent_from are played by the shipped V + M + C (with exploration), and the
     recorded actions are the ones it played: replaying the frames through the same policy gives them."""
-    import importlib
-
+    import collect
     import config
-    stage = importlib.import_module("01_generate_data")
+    import npmodels
     shipped = os.path.join(ROOT, "results", "doom", "tau1.15", "best.npz")
     agent = [f"data.agent={shipped}", "data.agent_from=2", "data.agent_explore=0.05",
              "env.max_steps=150"]
@@ -144,16 +153,16 @@ def test_doom_agent_episodes(tmp_path):
     assert len(files) == 4
 
     cfg = config.load(["doom", "tiny"], agent)
-    wm_path, params = stage.agent_files(cfg)
-    wm = stage.npmodels.WorldModel.load(wm_path)
+    wm_path, params = collect.agent_files(cfg)
+    wm = npmodels.WorldModel.load(wm_path)
     for seed, f in enumerate(files):
         d = rollouts.load(f, rollouts.ROLLOUT)
         if seed < 2:  # the random policy: each action held for 1..10 steps
             changes = np.flatnonzero(np.diff(d["action"][:, 0])) + 1
             assert np.diff(np.r_[0, changes, len(d["action"])]).max() <= 10
             continue
-        replay = stage.AgentPolicy(cfg, np.random.default_rng(seed), wm, params).act
-        greedy = stage.AgentPolicy(config.load(["doom", "tiny"], agent + ["data.agent_explore=0"]),
+        replay = collect.AgentPolicy(cfg, np.random.default_rng(seed), wm, params).act
+        greedy = collect.AgentPolicy(config.load(["doom", "tiny"], agent + ["data.agent_explore=0"]),
                                    np.random.default_rng(seed), wm, params).act
         played = np.stack([replay(o) for o in d["obs"]])
         assert np.allclose(played, d["action"], atol=1e-6)

@@ -17,12 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 
 
-def run(stage, game, tmp, *extra, check=True, mpi=0):
+def run(stage, game, tmp, *extra, check=True, mpi=0, env=None):
     cmd = [sys.executable, os.path.join(ROOT, stage), "--config", game, "tiny",
            f"data_root={tmp}/data", f"results_root={tmp}/results", *extra]
     if mpi:
         cmd = [MPIEXEC, "-n", str(mpi)] + cmd
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     if check and proc.returncode != 0:
@@ -97,6 +97,55 @@ def test_controller_and_plots(pipeline):
         assert "1092 ± 556" in row and os.path.getsize(f"{res}/figures/temperature.png") > 1000
 
 
+def test_side_runs_and_other_evaluations_write_beside_the_shipped_ones(pipeline):
+    """A controller run's config lives in its folder (a side run never rewrites the run's config);
+    an evaluation under another seed writes eval_real-seed4242.json beside eval_real.json; the same
+    evaluation again is done already (--redo redoes it); an output folder that cannot be written
+    stops --eval before it plays."""
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    res = f"{tmp}/results/doom-tiny"
+    ctrl = f"{res}/controller"
+    assert yaml_of(f"{ctrl}/config.yaml")["controller"]["dir"] == "controller"
+    run_config, shipped = (open(f"{res}/{f}").read() for f in ("config.yaml", "controller/eval_real.json"))
+    run("05_train_controller.py", game, tmp, "controller.dir=side", "seed=3")
+    assert yaml_of(f"{res}/side/config.yaml")["seed"] == 3 and open(f"{res}/config.yaml").read() == run_config
+    code, out = run("05_train_controller.py", game, tmp, "--eval", "seed=4242")
+    assert os.path.exists(f"{ctrl}/eval_real-seed4242.json") and os.path.exists(f"{ctrl}/eval_dream-seed4242.json")
+    other = json.load(open(f"{ctrl}/eval_real-seed4242.json"))
+    assert other["seeds"] != json.loads(shipped)["seeds"]
+    assert open(f"{ctrl}/eval_real.json").read() == shipped and open(f"{res}/config.yaml").read() == run_config
+    assert "done already" in run("05_train_controller.py", game, tmp, "--eval")[1]
+    assert "done already" in run("05_train_controller.py", game, tmp, "--eval", "seed=4242")[1]
+    code, out = run("05_train_controller.py", game, tmp, "--eval", "--redo", "seed=4242")
+    assert "done already" not in out and json.load(open(f"{ctrl}/eval_real-seed4242.json"))["scores"] == other["scores"]
+    open(f"{res}/blocked", "w").close()
+    code, out = run("05_train_controller.py", game, tmp, "--eval", "controller.dir=blocked/x",
+                    "--params", f"{ctrl}/best.npz", check=False)
+    assert code == 1 and "real episodes" not in out and out.strip().splitlines()[-1] == \
+        f"[05_train_controller] error: cannot write {res}/blocked/x: a parent is not a folder"
+
+
+def yaml_of(path):
+    import yaml
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def test_shared_rollouts_dir(pipeline):
+    """data.rollouts_dir: another run encodes the first run's episodes, with no copy or link."""
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    shared = [f"data.rollouts_dir={tmp}/data/doom-tiny/rollouts", "name=shared", "vae.epochs=0",
+              f"vae.init_from={tmp}/results/doom-tiny/world_model.npz"]
+    run("02_train_vae.py", game, tmp, *shared)
+    code, out = run("03_generate_rnn_data.py", game, tmp, *shared)
+    assert sorted(os.listdir(f"{tmp}/data/shared/series")) == sorted(os.listdir(f"{tmp}/data/doom-tiny/rollouts"))
+    assert not os.path.exists(f"{tmp}/data/shared/rollouts")
+
+
 def test_corrupt_rollout_is_named_and_nothing_is_overwritten(pipeline):
     game, tmp, _ = pipeline
     if game != "doom":
@@ -114,9 +163,141 @@ def test_corrupt_rollout_is_named_and_nothing_is_overwritten(pipeline):
     code, out = run("03_generate_rnn_data.py", "doom", bad_root, "--redo", check=False)
     assert code != 0 and victim in out and "corrupt" in out
     assert open(f"{bad_root}/data/doom-tiny/series/{victim}", "rb").read() == series_before
-    code, out = run("02_train_vae.py", "doom", bad_root, "--redo", check=False)
-    assert code != 0 and victim in out
+    config_before = open(f"{res}/config.yaml").read()
+    code, out = run("02_train_vae.py", "doom", bad_root, "--redo", "vae.learning_rate=0.01", check=False)
+    assert code == 1 and victim in out
     assert os.path.exists(f"{res}/vae.weights.h5")
+    assert open(f"{res}/config.yaml").read() == config_before  # a failed stage leaves the saved config
+
+
+def copy_run(tmp, name, parts=("data", "results")):
+    import shutil
+    root = os.path.join(tmp, name)
+    for part in parts:
+        shutil.copytree(f"{tmp}/{part}", f"{root}/{part}")
+    return root, f"{root}/data/doom-tiny", f"{root}/results/doom-tiny"
+
+
+def test_wrong_widths_are_named_before_anything_is_written(pipeline):
+    """A rollout whose action has another width than the game's, or a series whose logvar is not
+    vae.z_size wide, stops 03 / 04 with the file's name; initial_z.npz and the world model stay."""
+    import rollouts
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root, data, res = copy_run(tmp, "widths")
+    victim = sorted(os.listdir(f"{data}/rollouts"))[2]
+    ep = rollouts.load(f"{data}/rollouts/{victim}", rollouts.ROLLOUT)
+    rollouts.save(f"{data}/rollouts/{victim}", **dict(ep, action=np.zeros((len(ep["done"]), 3), np.float32)))
+    init_before = open(f"{res}/initial_z.npz", "rb").read()
+    code, out = run("03_generate_rnn_data.py", "doom", root, "--redo", check=False)
+    assert code == 1 and f"{victim}: action has shape" in out and "expected (T, 1)" in out
+    assert open(f"{res}/initial_z.npz", "rb").read() == init_before
+    s = dict(np.load(f"{data}/series/{victim}"))
+    rollouts.save(f"{data}/series/{victim}", **dict(s, logvar=s["logvar"][:, :5]))
+    wm_before = open(f"{res}/world_model.npz", "rb").read()
+    code, out = run("04_train_rnn.py", "doom", root, "--redo", check=False)
+    assert code == 1 and f"{victim}: logvar has shape" in out and "Traceback" not in out
+    assert open(f"{res}/world_model.npz", "rb").read() == wm_before
+
+
+def test_initial_z_follows_the_episodes(pipeline):
+    """Removing an episode: 03 is not done already; it drops the episode's series and rebuilds
+    initial_z.npz from the episodes that are left (it records which)."""
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root, data, res = copy_run(tmp, "removed")
+    names = sorted(os.listdir(f"{data}/rollouts"))
+    os.remove(f"{data}/rollouts/{names[1]}")
+    code, out = run("03_generate_rnn_data.py", "doom", root)
+    assert "done already" not in out and "removing 1 series" in out
+    init = np.load(f"{res}/initial_z.npz")
+    assert init["mu"].shape[0] == 3 and init["episodes"].tolist() == names[:1] + names[2:]
+    assert sorted(os.listdir(f"{data}/series")) == names[:1] + names[2:]
+    assert "done already" in run("03_generate_rnn_data.py", "doom", root)[1]
+
+
+def test_vae_resume_after_kill_is_bit_exact(pipeline):
+    """Stage 02 killed (SIGKILL) after 10 batches, then run again, ends with the very weights of a
+    run that was never interrupted (the checkpoint keeps the sampling noise's state too)."""
+    import shutil
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    args = ["vae.epochs=2", "vae.checkpoint_minutes=0"]  # a checkpoint at every pool boundary
+    roots = {}
+    for kind in ("straight", "killed"):
+        roots[kind] = os.path.join(tmp, "vae-" + kind)
+        shutil.copytree(f"{tmp}/data/doom-tiny/rollouts", f"{roots[kind]}/data/doom-tiny/rollouts")
+    run("02_train_vae.py", "doom", roots["straight"], *args)
+    code, out = run("02_train_vae.py", "doom", roots["killed"], *args, check=False,
+                    env={"WM_KILL_AFTER_BATCHES": "10"})
+    assert code == -9 and not os.path.exists(f"{roots['killed']}/results/doom-tiny/vae.weights.h5")
+    code, out = run("02_train_vae.py", "doom", roots["killed"], *args)
+    assert "resuming from" in out and "step 7" in out  # from the checkpoint before the kill
+    a, b = (open(f"{r}/results/doom-tiny/vae.weights.h5", "rb").read() for r in roots.values())
+    assert a == b
+    ha, hb = (json.load(open(f"{r}/results/doom-tiny/vae_history.json"))["history"] for r in roots.values())
+    assert ha == hb
+
+
+def test_outputs_that_do_not_match_the_marker_are_written_again(pipeline):
+    """A kill between the weights and the marker leaves weights the marker does not know: the
+    stage is not done, and the next run writes the outputs again from the checkpoint."""
+    import fileio
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root, data, res = copy_run(tmp, "marker")
+    good = open(f"{res}/vae.weights.h5", "rb").read()
+    with open(f"{res}/vae.weights.h5", "ab") as f:
+        f.write(b"written by a run that was killed before its marker")
+    code, out = run("02_train_vae.py", "doom", root)
+    assert "done already" not in out and "resuming from" in out
+    assert open(f"{res}/vae.weights.h5", "rb").read() == good and fileio.is_done(f"{res}/vae.done.json")
+    assert "done already" in run("02_train_vae.py", "doom", root)[1]
+
+
+def test_full_disk_leaves_the_previous_run(pipeline):
+    """Results on a file system with no room for new weights (a tmpfs; needs root, else skipped):
+    stage 02 ends in one line naming the file (no crash in h5py), leaves no tmp file, and the
+    previous weights, marker and config stand: the next run says done already."""
+    import shutil
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root, data, res = copy_run(tmp, "full", parts=("data",))
+    mnt = f"{root}/results"
+    os.makedirs(mnt)
+    used = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(f"{tmp}/results") for f in fs)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + (3 << 20)}", "tmpfs", mnt],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        shutil.copytree(f"{tmp}/results/doom-tiny", res)
+        before = {f: open(f"{res}/{f}", "rb").read() for f in ("vae.weights.h5", "vae.done.json", "config.yaml")}
+        code, out = run("02_train_vae.py", "doom", root, "--redo", "vae.learning_rate=0.01", check=False)
+        assert code == 1 and out.strip().splitlines()[-1].startswith(
+            f"[02_train_vae] error: cannot write {res}/vae.weights.h5: disk full"), out[-2000:]
+        assert {f: open(f"{res}/{f}", "rb").read() for f in before} == before
+        assert not [f for f in os.listdir(res) if ".tmp" in f]
+        assert "done already" in run("02_train_vae.py", "doom", root)[1]
+    finally:
+        subprocess.run(["umount", mnt])
+
+
+def test_unwritable_results_is_one_line_before_work(pipeline):
+    """An output folder that cannot be written (here: under a file) stops a stage up front, in one
+    line, and 05 --eval before it plays an episode."""
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root, data, res = copy_run(tmp, "unwritable", parts=("data",))
+    open(f"{root}/blocker", "w").close()
+    code, out = run("02_train_vae.py", "doom", root, f"results_root={root}/blocker/results", check=False)
+    assert code == 1 and "Traceback" not in out and out.strip().splitlines()[-1] == \
+        f"[02_train_vae] error: cannot write {root}/blocker/results/doom-tiny: a parent is not a folder"
 
 
 def test_diverging_loss_stops_without_writing(pipeline):

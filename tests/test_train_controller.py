@@ -102,7 +102,7 @@ def test_doom_in_the_dream_same_result_for_any_workers_and_chunks_then_eval(mode
     assert all(1 <= r <= 60 for r in rewards) and len(set(rewards)) > 1  # dream: +1 per step, capped at 60
     best = np.load(f"{res}/controller/best.npz")
     assert best["params"].shape == (1088,) and int(best["generation"]) == h["best_eval"]["generation"]
-    assert os.path.exists(f"{one}/data/doom-tiny/ckpt/controller.pkl") and os.path.exists(f"{res}/config.yaml")
+    assert os.path.exists(f"{one}/data/doom-tiny/ckpt/controller.pkl") and os.path.exists(f"{res}/controller/config.yaml")
     code, out = run("doom", one, *gens)
     assert code == 0 and "finished already" in out
     three_wm = f"{three}/results/doom-tiny/world_model.npz"  # a re-trained M: the checkpoint is stale

@@ -1,0 +1,66 @@
+"""Playing episodes for the data: the random policy or an agent (V + M + C) with exploration, and
+each episode's seed. Used by stage 01 and tools/gpu_train_rnn.py."""
+import os
+
+import numpy as np
+
+import envs
+import es
+import fileio
+import npmodels
+
+
+def episode_seed(cfg, i):
+    return cfg.seed * 1_000_000 + i
+
+
+def agent_files(cfg):
+    """(world model path, controller params) for data.agent, both checked; None without an agent."""
+    if not cfg.data.agent:
+        return None
+    wm_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.data.agent))), "world_model.npz")
+    if not os.path.exists(wm_path):
+        raise fileio.DataError(f"data.agent: {wm_path} (V + M beside the controller's folder) not found; "
+                               "run 04_train_rnn.py for that run first")
+    wm = npmodels.WorldModel.load(wm_path)
+    if wm.experiment != cfg.experiment:
+        raise fileio.DataError(f"data.agent: {wm_path} is a {wm.experiment} model, not {cfg.experiment}")
+    try:
+        params = es.load_params(cfg.data.agent, npmodels.controller_size(wm.experiment, wm.z_size, wm.hidden))
+    except (OSError, ValueError) as e:
+        raise fileio.DataError(f"data.agent: {e}") from None
+    return wm_path, params
+
+
+class AgentPolicy:
+    """V + M + C in the real game; with probability `explore` per step a held random action instead."""
+
+    def __init__(self, cfg, rng, world_model, params):
+        self.agent = npmodels.Agent(world_model, params, rng)
+        self.random = envs.RandomPolicy(cfg, rng)
+        self.explore = cfg.data.agent_explore
+        self.rng = rng
+
+    def act(self, obs):
+        if self.random.left > 0 or self.rng.random() < self.explore:
+            return self.agent.act(obs, override=self.random.act())
+        return self.agent.act(obs)
+
+
+def rollout(cfg, env, seed, agent=None):
+    """One episode (random policy, or `agent` = (WorldModel, params)) -> arrays in rollouts.ROLLOUT format."""
+    rng = np.random.default_rng(seed)
+    policy = AgentPolicy(cfg, rng, *agent) if agent else envs.RandomPolicy(cfg, rng)
+    obs, _ = env.reset(seed=seed)
+    frames, actions, rewards, dones = [], [], [], []
+    while True:
+        action = policy.act(obs) if agent else policy.act()
+        frames.append(obs)
+        actions.append(action)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        rewards.append(reward)
+        dones.append(terminated)
+        if terminated or truncated:
+            break
+    return dict(obs=np.stack(frames).astype(np.uint8), action=np.stack(actions).astype(np.float32),
+                reward=np.asarray(rewards, np.float32), done=np.asarray(dones, bool))

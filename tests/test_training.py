@@ -1,0 +1,51 @@
+"""training.done_already: "done" is the marker written last (its outputs' hashes) and a checkpoint
+that agrees; outputs made before markers count as done where no checkpoint says otherwise."""
+import json
+import os
+
+import fileio
+import training
+
+
+def setup(tmp_path, step=5):
+    out = tmp_path / "vae.weights.h5"
+    out.write_bytes(b"weights")
+    hist = tmp_path / "vae_history.json"
+    hist.write_text(json.dumps({"history": [{"step": step}]}))
+    return str(out), str(hist), str(tmp_path / "vae.done.json"), str(tmp_path / "ckpt")
+
+
+def checkpoint(ckpt, epoch, step):
+    os.makedirs(ckpt, exist_ok=True)
+    with open(os.path.join(ckpt, "state.json"), "w") as f:
+        json.dump({"epoch": epoch, "step": step}, f)
+
+
+def done(out, hist, marker, ckpt, epochs=1, redo=False):
+    return training.done_already("02", marker, [out], hist, ckpt, epochs, "vae.epochs", redo)
+
+
+def test_marker_decides(tmp_path, capsys):
+    out, hist, marker, ckpt = setup(tmp_path)
+    fileio.write_json(marker, {"writing": True})  # a run that died before its marker
+    assert not done(out, hist, marker, ckpt)
+    fileio.write_done(marker, [out, hist], step=5, epoch=1)
+    assert done(out, hist, marker, ckpt) and not done(out, hist, marker, ckpt, redo=True)
+    checkpoint(ckpt, 1, 5)
+    assert done(out, hist, marker, ckpt)
+    checkpoint(ckpt, 2, 9)  # the checkpoint went on (more epochs asked): train on
+    assert not done(out, hist, marker, ckpt, epochs=2)
+    assert "going on to vae.epochs=2" in capsys.readouterr().out
+    checkpoint(ckpt, 1, 5)
+    with open(hist, "w") as f:  # the history rewritten after the marker (a kill before the marker)
+        json.dump({"history": [{"step": 6}]}, f)
+    assert not done(out, hist, marker, ckpt)
+
+
+def test_outputs_from_before_markers(tmp_path):
+    out, hist, marker, ckpt = setup(tmp_path)
+    assert done(out, hist, marker, ckpt)  # no marker file, no checkpoint
+    checkpoint(ckpt, 1, 7)  # a checkpoint past what the history describes
+    assert not done(out, hist, marker, ckpt)
+    os.remove(out)
+    assert not done(out, hist, marker, ckpt)
