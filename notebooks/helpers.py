@@ -104,7 +104,7 @@ def figure_from(write_png):
     return Image(data=data, format="png")
 
 
-def gif(frames, scale=3, fps=15):
+def gif(frames, scale=2, fps=15):
     """Frames (uint8, (N, H, W, 3)) as an inline animated GIF, via stage 06's save_gif."""
     from IPython.display import Image
     with tempfile.TemporaryDirectory() as tmp:
