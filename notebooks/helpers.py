@@ -22,10 +22,21 @@ def setup():
 
 
 def load_config(overrides=()):
-    """The shipped run's own resolved config (results/doom/config.yaml): the game settings the
-    agent was trained and scored with."""
+    """The shipped run's config: config/doom.yaml (every key, with its defaults) overlaid with the
+    values the run resolved and saved (results/doom/config.yaml), so the game settings are those
+    the agent was trained and scored with, and keys added to the project since are still there."""
     import config
-    return config.load([os.path.join(RUN, "config.yaml")], list(overrides))
+    import yaml
+    with open(os.path.join(RUN, "config.yaml")) as f:
+        saved = yaml.safe_load(f)
+    names = saved.pop("config_names")
+    with tempfile.TemporaryDirectory() as tmp:
+        overlay = os.path.join(tmp, "run.yaml")
+        with open(overlay, "w") as f:
+            yaml.safe_dump(saved, f)
+        cfg = config.load([saved["experiment"], overlay], list(overrides))
+    cfg["config_names"] = names
+    return cfg
 
 
 def plot_module():
