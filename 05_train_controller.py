@@ -32,6 +32,8 @@ eval_real.json (eval_dream.json, eval_random.json) with the same seed, env.* and
 controller.{real_eval_episodes, temperature, max_steps}; otherwise each differing key is appended,
 e.g. `--eval seed=4242` writes eval_real-seed4242.json beside the shipped record. An existing file of
 the same settings, controller and world model is kept (done already); --redo evaluates it again.
+--check plays it again without touching the record: it writes eval_real-check.json beside it and says
+whether the scores are the recorded ones, episode for episode.
 
 Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, Doom eval)
 Writes {out}/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz, config.yaml (the
@@ -290,14 +292,16 @@ def evaluate(cfg, args, executor):
         fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps)
         same = os.path.abspath(params_path) == os.path.abspath(default)
         out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
-    out_name += eval_suffix(cfg, p) + ".json"
+    out_name += eval_suffix(cfg, p)
+    record = os.path.join(p["out"], out_name + ".json")
+    out_name += ("-check" if args.check else "") + ".json"  # a re-check is written beside the record
     out_path = os.path.join(p["out"], out_name)
     fileio.check_writable(p["out"])  # before playing any episode
     sha = hashlib.sha1(np.asarray(params, np.float64).tobytes()).hexdigest()
     info = dict(policy="random" if args.random else "controller", params=params_path, params_sha1=sha,
                 world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),
                 max_steps=cfg.env.max_steps, config=cfg.name)
-    if os.path.exists(out_path) and not args.redo:
+    if os.path.exists(out_path) and not (args.redo or args.check):
         with open(out_path) as f:
             old = json.load(f)
         if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
@@ -311,6 +315,8 @@ def evaluate(cfg, args, executor):
     result = score(rewards, seconds=time.time() - t0, **info)
     es.save_json(out_path, result)
     print(f"[{STAGE}] real game: {result['mean']:.1f} +- {result['std']:.1f} over {n} episodes -> {out_path}")
+    if args.check:
+        compare_with_record(result, record)
     if not args.random and cfg.experiment == "doom":  # the "virtual score" of the same controller
         t0 = time.time()
         dream_fn = Rollouts(cfg, "dream", max_steps=c.max_steps)
@@ -320,6 +326,23 @@ def evaluate(cfg, args, executor):
         es.save_json(dream_path, result)
         print(f"[{STAGE}] dream (tau={c.temperature}): {result['mean']:.1f} +- {result['std']:.1f} "
               f"over {n} rollouts -> {dream_path}")
+        if args.check:
+            compare_with_record(result, record.replace("eval_real", "eval_dream"))
+
+
+def compare_with_record(result, record):
+    """--check: say whether a fresh evaluation gave the recorded scores, episode for episode."""
+    old = fileio.read_json(record, required=False)
+    if old is None:
+        print(f"[{STAGE}] no record to compare with: {record} does not exist")
+    elif old.get("params_sha1") != result["params_sha1"] or old.get("seeds") != result["seeds"]:
+        print(f"[{STAGE}] {record} records another controller or other episodes: not compared")
+    elif old["scores"] == result["scores"]:
+        print(f"[{STAGE}] the same {len(old['scores'])} scores as the record {record}: {old['mean']:.1f} +- {old['std']:.1f}")
+    else:
+        same = sum(a == b for a, b in zip(old["scores"], result["scores"]))
+        print(f"[{STAGE}] differs from the record {record} ({old['mean']:.1f} +- {old['std']:.1f}): {same} of "
+              f"{len(old['scores'])} episodes equal (another CPU or BLAS build can give another, equally valid, draw)")
 
 
 def main(executor):
@@ -327,9 +350,11 @@ def main(executor):
     parser.add_argument("--eval", action="store_true", help="score a controller in the real game")
     parser.add_argument("--random", action="store_true", help="with --eval: the random policy instead")
     parser.add_argument("--params", metavar="PATH", help="with --eval: this params .npz instead of best.npz")
+    parser.add_argument("--check", action="store_true",
+                        help="with --eval: play again, write eval_*-check.json beside the record and compare")
     args = parser.parse_args()
-    if (args.random or args.params) and not args.eval:
-        parser.error("--random and --params go with --eval")
+    if (args.random or args.params or args.check) and not args.eval:
+        parser.error("--random, --params and --check go with --eval")
     cfg = config.from_args(args)
     try:
         (evaluate if args.eval else train)(cfg, args, executor)

@@ -70,11 +70,12 @@ doom: setup
 	  stage $$log $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu $(EXTRA) --eval --random; \
 	  stage $$log $(PY) 06_plot_results.py --config doom cpu $(EXTRA)
 
-# Score the shipped Doom agent again (results/doom/tau1.15/best.npz, 100 real episodes, ~2 min).
+# Score the shipped Doom agent again (results/doom/tau1.15/best.npz, 100 real episodes + 100 dream
+# rollouts, ~2 min): writes eval_*-check.json beside the record and compares, never over it.
 # EVAL_ARGS adds overrides, e.g. another row: EVAL_ARGS="controller.dir=tau1.00 controller.temperature=1.00"
 EVAL_ARGS ?=
 doom-eval: setup
-	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu $(EVAL_ARGS) --eval
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu $(EVAL_ARGS) --eval --check
 
 test: setup
 	$(PY) -m pytest -q tests
