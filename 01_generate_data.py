@@ -44,7 +44,7 @@ def episode_seed(cfg, i):
 
 
 def agent_files(cfg):
-    """(world model path, controller params) for data.agent, both checked; None without an agent."""
+    """(world model path, controller params, its inputs mode) for data.agent, checked; None without an agent."""
     if not cfg.data.agent:
         return None
     wm_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.data.agent))), "world_model.npz")
@@ -55,17 +55,18 @@ def agent_files(cfg):
     if wm.experiment != cfg.experiment:
         raise rollouts.DataError(f"data.agent: {wm_path} is a {wm.experiment} model, not {cfg.experiment}")
     try:
-        params = es.load_params(cfg.data.agent, npmodels.controller_size(wm.experiment, wm.z_size, wm.hidden))
+        inputs = npmodels.saved_inputs(cfg.data.agent)
+        params = npmodels.Controller(wm.experiment, wm.z_size, wm.hidden, inputs).load(cfg.data.agent)
     except (OSError, ValueError) as e:
         raise rollouts.DataError(f"data.agent: {e}") from None
-    return wm_path, params
+    return wm_path, params, inputs
 
 
 class AgentPolicy:
     """V + M + C in the real game; with probability `explore` per step a held random action instead."""
 
-    def __init__(self, cfg, rng, world_model, params):
-        self.agent = npmodels.Agent(world_model, params, rng)
+    def __init__(self, cfg, rng, world_model, params, inputs="zh"):
+        self.agent = npmodels.Agent(world_model, params, rng, inputs)
         self.random = envs.RandomPolicy(cfg, rng)
         self.explore = cfg.data.agent_explore
         self.rng = rng
@@ -77,7 +78,7 @@ class AgentPolicy:
 
 
 def rollout(cfg, env, seed, agent=None):
-    """One episode (random policy, or `agent` = (WorldModel, params)) -> arrays in rollouts.ROLLOUT format."""
+    """One episode (random policy, or `agent` = (WorldModel, params, inputs)) -> arrays in rollouts.ROLLOUT format."""
     rng = np.random.default_rng(seed)
     policy = AgentPolicy(cfg, rng, *agent) if agent else envs.RandomPolicy(cfg, rng)
     obs, _ = env.reset(seed=seed)
@@ -96,7 +97,7 @@ def rollout(cfg, env, seed, agent=None):
 
 
 _env = None  # one game per worker process, reused across its episodes
-_agent = None  # (WorldModel, params) per worker, loaded on its first agent episode
+_agent = None  # (WorldModel, params, inputs) per worker, loaded on its first agent episode
 
 
 def work(job):
@@ -108,7 +109,7 @@ def work(job):
             _env = envs.make_env(cfg)
         if agent and _agent is None:
             npmodels.set_blas_threads(1)  # parallelism comes from the workers
-            _agent = (npmodels.WorldModel.load(agent[0]), agent[1])
+            _agent = (npmodels.WorldModel.load(agent[0]), *agent[1:])
         data = rollout(cfg, _env, seed, _agent if agent else None)
         rollouts.save(path, **data)
         return seed, len(data["done"])

@@ -67,7 +67,7 @@ def main():
     files = rollouts.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
     config.save(cfg, run_dir, STAGE)
     rc, z_size = cfg.rnn, cfg.vae.z_size
-    action_size = arch.ACTION_SIZE[cfg.experiment]
+    action_size = npmodels.ACTION_SIZE[cfg.experiment]
 
     stream = load_stream(files, z_size)
     if stream["action"].shape[1] != action_size:
