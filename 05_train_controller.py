@@ -23,8 +23,9 @@ dream rollouts is written too (the paper's "virtual score" beside the "actual sc
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
 OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and game between
-tasks. The same seed gives the same results for any N (bit for bit with the same BLAS build and
-thread count: the dream is chaotic, so another summation order gives another draw).
+tasks. The same seed gives the same results for any N and any controller.chunk (dream.py's
+docstring states the guarantee exactly). controller.task_timeout: a task that runs longer on its
+worker (a hung worker) ends the run, naming the worker; re-run the command to resume.
 
 Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, Doom eval)
 Writes {run_dir}/controller/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz,
