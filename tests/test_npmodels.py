@@ -362,6 +362,28 @@ def test_block_matmul_blocks_are_independent():
     np.testing.assert_allclose(npmodels.block_matmul(z, npmodels.split_columns(w), blocks), z @ w, rtol=1e-5, atol=1e-5)
 
 
+def test_matmul_does_not_depend_on_memory_alignment():
+    """What dream.py's determinism also rests on: BLAS gives a block the same result wherever its
+    rows (and the output) sit in memory, for M's shapes and one to 16 rows."""
+    rng = np.random.default_rng(6)
+
+    def at(a, offset):  # a copy of `a` starting `offset` floats after a 64-byte boundary
+        buf = np.empty(a.size + 32, np.float32)
+        start = (-buf.ctypes.data % 64) // 4 + offset
+        view = buf[start:start + a.size].reshape(a.shape)
+        view[...] = a
+        return view
+    for k, n in ((98, 256), (64, 241), (1088, 1)):
+        w = rng.standard_normal((k, n)).astype(np.float32)
+        for rows in (1, 3, 16):
+            x = rng.standard_normal((rows, k)).astype(np.float32)
+            want = x @ w
+            for offset in range(1, 16, 3):
+                out = at(np.zeros((rows, n), np.float32), offset % 5)
+                np.matmul(at(x, offset), w, out=out)
+                np.testing.assert_array_equal(out, want)
+
+
 def test_elementwise_numpy_is_position_invariant():
     """What dream.py's determinism also rests on: numpy's elementwise float32 functions give an
     element the same value wherever it sits in an array of any length."""
