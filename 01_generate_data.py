@@ -42,7 +42,7 @@ STAGE = "01"
 
 
 _env = None  # one game per worker process, reused across its episodes
-_agent = None  # (WorldModel, params) per worker, loaded on its first agent episode
+_agent = None  # (WorldModel, params, inputs) per worker, loaded on its first agent episode
 
 
 def work(job):
@@ -54,7 +54,7 @@ def work(job):
             _env = envs.make_env(cfg)
         if agent and _agent is None:
             npmodels.set_blas_threads(1)  # parallelism comes from the workers
-            _agent = (npmodels.WorldModel.load(agent[0]), agent[1])
+            _agent = (npmodels.WorldModel.load(agent[0]), *agent[1:])
         data = collect.rollout(cfg, _env, seed, _agent if agent else None)
         rollouts.save(path, **data)
         return seed, len(data["done"])

@@ -23,8 +23,9 @@ dream rollouts is written too (the paper's "virtual score" beside the "actual sc
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
 OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and game between
-tasks. The same seed gives the same results for any N (bit for bit with the same BLAS build and
-thread count: the dream is chaotic, so another summation order gives another draw).
+tasks. The same seed gives the same results for any N and any controller.chunk (dream.py's
+docstring states the guarantee exactly). controller.task_timeout: a task that runs longer on its
+worker (a hung worker) ends the run, naming the worker; re-run the command to resume.
 
 Evaluation files are named by what differs from the controller's own config ({out}/config.yaml,
 written by training; for older runs without one, the run's config.yaml for the seed and env keys):
@@ -144,9 +145,10 @@ class Rollouts:
             if self.ensemble and cfg.controller.ensemble:  # trials split over M and the other dreams
                 wms = [wm] + [world_model(path) for path in cfg.controller.ensemble]
                 return dream.ensemble_rollouts(wms, mu, logvar, params, trials, cfg.controller.temperature,
-                                               self.max_steps, seed=[int(s) for s in seeds])
+                                               self.max_steps, seed=[int(s) for s in seeds],
+                                               inputs=cfg.controller.inputs)
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
-                                        self.max_steps, seed=[int(s) for s in seeds])
+                                        self.max_steps, seed=[int(s) for s in seeds], inputs=cfg.controller.inputs)
         import npmodels
         env = game(cfg, self.training)
         wm = world_model(p["wm"]) if self.policy == "controller" else None
@@ -158,7 +160,7 @@ class Rollouts:
                     low, high = env.action_space.low, env.action_space.high
                     policy = lambda frame: rng.uniform(low, high).astype(np.float32)  # noqa: E731, B023
                 else:
-                    agent = npmodels.Agent(wm, theta, rng)
+                    agent = npmodels.Agent(wm, theta, rng, cfg.controller.inputs)
                     policy = agent.act
                 out[i, t] = real_episode(env, policy, (int(seed) + t) % 2**31, self.max_steps)
         return out
@@ -175,7 +177,7 @@ def check_world_model(cfg, p, need_init):
     if need_init:
         require(p["init"], "03_generate_rnn_data.py")
         initial_z(p["init"], wm.z_size)
-    return wm, npmodels.controller_size(cfg.experiment, wm.z_size, wm.hidden)
+    return wm, npmodels.Controller(cfg.experiment, wm.z_size, wm.hidden, cfg.controller.inputs)
 
 
 def check_ensemble(cfg, wm_path):
@@ -216,7 +218,8 @@ def train(cfg, args, executor):
     c = cfg.controller
     if c.mode not in ("dream", "real"):
         raise SystemExit(f"[{STAGE}] controller.mode must be dream or real, got {c.mode!r}")
-    wm, n_params = check_world_model(cfg, p, need_init=False)
+    wm, controller = check_world_model(cfg, p, need_init=False)
+    n_params = controller.size
     if c.mode == "dream" and not wm.predict_done:
         raise SystemExit(f"[{STAGE}] {p['wm']} has no done head (rnn.predict_done=false), so the dream pays "
                          "no reward; train this game with controller.mode=real")
@@ -227,19 +230,22 @@ def train(cfg, args, executor):
     settings = es.Settings.from_config(c, cfg.seed)
     where = f"in the dream (tau={c.temperature})" if c.mode == "dream" else "in the real game"
     workers = f"{es.mpi_size() - 1} MPI workers" if executor is not None else "1 process"
-    print(f"[{STAGE}] {cfg.name}: {n_params:,} controller params, {where}, population {c.population} x "
+    form = "" if c.inputs == "zh" else f" (inputs={c.inputs})"
+    print(f"[{STAGE}] {cfg.name}: {n_params:,} controller params{form}, {where}, population {c.population} x "
           f"{c.trials} trials, {c.generations} generations, {workers}", flush=True)
     meta = {"experiment": cfg.experiment, "mode": c.mode, "temperature": c.temperature, "max_steps": c.max_steps,
             "z_size": wm.z_size, "hidden": wm.hidden, "config": cfg.config_names}
     identity = {"world_model_sha1": file_sha1(p["wm"]), "mode": c.mode, "temperature": c.temperature,
                 "max_steps": c.max_steps}
+    if c.inputs != "zh":  # only then, so that runs made before this key resume as they were
+        meta["inputs"] = identity["inputs"] = c.inputs
     if ensemble:  # only then, so that runs made before this key resume as they were
         meta["ensemble"] = list(c.ensemble)
         identity["ensemble_sha1"] = ensemble
         print(f"[{STAGE}] each candidate's {c.trials} trials split over {len(ensemble) + 1} dreams: "
               f"{p['wm']}, {', '.join(c.ensemble)}", flush=True)
-    state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True), n_params, settings, p["ckpt"], p["out"], executor,
-                     redo=args.redo, meta=meta, identity=identity)
+    state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True), n_params, settings, p["ckpt"], p["out"],
+                     executor, redo=args.redo, meta=meta, identity=identity, params_meta={"inputs": c.inputs})
     config.save(cfg, p["out"], STAGE)  # this controller's config, beside its outputs (once they are written)
     best = state["best_eval"]
     print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "
@@ -279,14 +285,14 @@ def evaluate(cfg, args, executor):
         fn, params_path, params = Rollouts(cfg, "real", "random", cfg.env.max_steps), None, np.zeros(1)
         out_name = "eval_random"
     else:
-        wm, n_params = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
+        wm, controller = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
         default = os.path.join(p["out"], "best.npz")
         params_path = args.params or default
         if not os.path.exists(params_path):
             raise rollouts.DataError(f"{params_path}: controller not found; run 05_train_controller.py "
                                      "(without --eval) first, or give --params PATH")
         try:
-            params = es.load_params(params_path, n_params)
+            params = controller.load(params_path)
         except ValueError as e:
             raise rollouts.DataError(str(e)) from None
         fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps)
@@ -311,7 +317,7 @@ def evaluate(cfg, args, executor):
     print(f"[{STAGE}] {cfg.name}: {n} real episodes of the {info['policy']} policy"
           + (f" ({params_path})" if params_path else ""), flush=True)
     t0 = time.time()
-    rewards = es.evaluate(fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=1)
+    rewards = es.evaluate(fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=1, timeout=c.task_timeout)
     result = score(rewards, seconds=time.time() - t0, **info)
     es.save_json(out_path, result)
     print(f"[{STAGE}] real game: {result['mean']:.1f} +- {result['std']:.1f} over {n} episodes -> {out_path}")
@@ -320,7 +326,7 @@ def evaluate(cfg, args, executor):
     if not args.random and cfg.experiment == "doom":  # the "virtual score" of the same controller
         t0 = time.time()
         dream_fn = Rollouts(cfg, "dream", max_steps=c.max_steps)
-        rewards = es.evaluate(dream_fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=0)
+        rewards = es.evaluate(dream_fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=0, timeout=c.task_timeout)
         dream_path = os.path.join(p["out"], out_name.replace("eval_real", "eval_dream"))
         result = score(rewards, seconds=time.time() - t0, temperature=c.temperature, **info)
         es.save_json(dream_path, result)

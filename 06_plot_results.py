@@ -90,7 +90,7 @@ def real_episode(cfg, wm, params, seed, max_frames):
     """Frames of one real episode: the 64x64 frame the agent sees beside V's reconstruction of it."""
     import envs
     env = envs.make_env(cfg)
-    agent = npmodels.Agent(wm, params, np.random.default_rng(seed))
+    agent = npmodels.Agent(wm, params, np.random.default_rng(seed), cfg.controller.inputs)
     obs, _ = env.reset(seed=seed)
     agent.reset()
     frames, total = [], 0.0
@@ -109,12 +109,12 @@ def real_episode(cfg, wm, params, seed, max_frames):
 def dream_episode(cfg, wm, init, params, seed, max_frames):
     import dream
     env = dream.DreamEnv(wm, (init["mu"], init["logvar"]), temperature=cfg.controller.temperature,
-                         max_steps=cfg.controller.max_steps, render_mode="rgb_array")
+                         max_steps=cfg.controller.max_steps, render_mode="rgb_array", inputs=cfg.controller.inputs)
     obs, _ = env.reset(seed=seed)
     frames, total = [], 0.0
     for _ in range(max_frames):
         frames.append(np.asarray(env.render()))
-        action = npmodels.controller_act(cfg.experiment, params, obs[None])[0]
+        action = env.controller.act(params, obs[None])[0]
         obs, reward, terminated, truncated, _ = env.step(action)
         total += reward
         if terminated or truncated:
@@ -228,7 +228,8 @@ def main():
     dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
     fileio.check_writable(run_dir, fig_dir)
     wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
-    params = fileio.load_npz(os.path.join(ctrl_dir, "best.npz"), ["params"])["params"]
+    params = npmodels.Controller(cfg.experiment, wm.z_size, wm.hidden, cfg.controller.inputs).load(
+        os.path.join(ctrl_dir, "best.npz"))
     init = fileio.load_npz(os.path.join(run_dir, "initial_z.npz"), ["mu", "logvar"])
 
     meta = history.get("meta", {})

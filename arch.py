@@ -4,7 +4,7 @@
 - MDNRNN (M): LSTM + mixture-density head, paper appendix A.2. 422,368 (CarRacing:
   256 units, input [z, a]) and 1,678,785 (Doom: 512 units, input [z, a, restart],
   plus a done logit).
-- Controller (C): one linear layer, paper 2.3 / A.3. 867 (CarRacing) and 1,088 (Doom).
+C is never trained by gradient: it lives in numpy (npmodels.Controller), as do the action sizes.
 
 Numbers marked "orig" follow the authors' code (WorldModelsExperiments).
 """
@@ -281,43 +281,3 @@ def weighted_done_loss(logit, done, restart_factor):
     ce = ops.maximum(logit, 0.0) - logit * done + ops.log1p(ops.exp(-ops.abs(logit)))
     weight = 1.0 + done * (restart_factor - 1.0)
     return ops.mean(weight * ce)
-
-
-# ----------------------------------------------------------------------------- C
-ACTION_SIZE = {"carracing": 3, "doom": 1}
-
-
-def controller_input_size(experiment, z_size, hidden):
-    """CarRacing: [z, h]; Doom: [z, c, h] (orig doomrnn model_state_space = 2)."""
-    return z_size + hidden * (2 if experiment == "doom" else 1)
-
-
-class Controller(keras.Model):
-    """C: a single linear layer (paper 2.3) with the original's output squashing.
-
-    CarRacing: W[z, h] + b -> steer tanh, gas (tanh + 1) / 2, brake clip(tanh, 0, 1); 867 params.
-    Doom: W[z, c, h], no bias, tanh (< -1/3 left, > 1/3 right); 1,088 params.
-    """
-
-    def __init__(self, experiment, z_size, hidden, **kwargs):
-        super().__init__(**kwargs)
-        self.experiment = experiment
-        self.linear = layers.Dense(ACTION_SIZE[experiment], use_bias=experiment != "doom", name="linear")
-        self.linear.build((None, controller_input_size(experiment, z_size, hidden)))
-        self.built = True
-
-    def call(self, features):
-        a = ops.tanh(self.linear(features))
-        if self.experiment == "carracing":
-            a = ops.stack([a[:, 0], (a[:, 1] + 1.0) / 2.0, ops.clip(a[:, 2], 0.0, 1.0)], axis=1)
-        return a
-
-    def set_flat(self, params):
-        """Set weights from the flat vector CMA-ES searches over: W (in, out) row-major, then b."""
-        params = np.asarray(params, np.float32)
-        shapes = [tuple(w.shape) for w in self.linear.weights]
-        sizes = [int(np.prod(s)) for s in shapes]
-        if params.size != sum(sizes):
-            raise ValueError(f"controller expects {sum(sizes)} parameters, got {params.size}")
-        parts = np.split(params, np.cumsum(sizes)[:-1])
-        self.linear.set_weights([p.reshape(s) for p, s in zip(parts, shapes)])

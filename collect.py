@@ -1,11 +1,10 @@
 """Playing episodes for the data: the random policy or an agent (V + M + C) with exploration, and
-each episode's seed. Used by stage 01 and tools/gpu_train_rnn.py."""
+each episode's seed. Used by stage 01."""
 import os
 
 import numpy as np
 
 import envs
-import es
 import fileio
 import npmodels
 
@@ -15,7 +14,7 @@ def episode_seed(cfg, i):
 
 
 def agent_files(cfg):
-    """(world model path, controller params) for data.agent, both checked; None without an agent."""
+    """(world model path, controller params, its inputs mode) for data.agent, checked; None without an agent."""
     if not cfg.data.agent:
         return None
     wm_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.data.agent))), "world_model.npz")
@@ -26,17 +25,18 @@ def agent_files(cfg):
     if wm.experiment != cfg.experiment:
         raise fileio.DataError(f"data.agent: {wm_path} is a {wm.experiment} model, not {cfg.experiment}")
     try:
-        params = es.load_params(cfg.data.agent, npmodels.controller_size(wm.experiment, wm.z_size, wm.hidden))
+        inputs = npmodels.saved_inputs(cfg.data.agent)
+        params = npmodels.Controller(wm.experiment, wm.z_size, wm.hidden, inputs).load(cfg.data.agent)
     except (OSError, ValueError) as e:
         raise fileio.DataError(f"data.agent: {e}") from None
-    return wm_path, params
+    return wm_path, params, inputs
 
 
 class AgentPolicy:
     """V + M + C in the real game; with probability `explore` per step a held random action instead."""
 
-    def __init__(self, cfg, rng, world_model, params):
-        self.agent = npmodels.Agent(world_model, params, rng)
+    def __init__(self, cfg, rng, world_model, params, inputs="zh"):
+        self.agent = npmodels.Agent(world_model, params, rng, inputs)
         self.random = envs.RandomPolicy(cfg, rng)
         self.explore = cfg.data.agent_explore
         self.rng = rng
@@ -48,7 +48,7 @@ class AgentPolicy:
 
 
 def rollout(cfg, env, seed, agent=None):
-    """One episode (random policy, or `agent` = (WorldModel, params)) -> arrays in rollouts.ROLLOUT format."""
+    """One episode (random policy, or `agent` = (WorldModel, params, inputs)) -> arrays in rollouts.ROLLOUT format."""
     rng = np.random.default_rng(seed)
     policy = AgentPolicy(cfg, rng, *agent) if agent else envs.RandomPolicy(cfg, rng)
     obs, _ = env.reset(seed=seed)

@@ -1,7 +1,8 @@
 """M as an environment: the dream in which the Doom controller is trained (paper 4.2, orig doomrnn.py).
 
     env = dream.DreamEnv("results/doom/world_model.npz", "results/doom/initial_z.npz", temperature=1.15)
-    env = gymnasium.make("WorldModels/Dream-v0", world_model=..., initial_z=...)   # the same, registered
+    env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=..., initial_z=...)  # registered; the
+                                         # "dream:" prefix makes gymnasium import this module first
     rewards = dream.dream_rollouts(wm, mu0, logvar0, params, trials=16, temperature=1.15,
                                    max_steps=2100, seed=seeds)                   # (P, trials), batched
     rewards = dream.ensemble_rollouts([wm, wm2], mu0, logvar0, params, 16, seed=seeds)  # trials split over dreams
@@ -10,15 +11,33 @@ The dream, as the original DoomCoverRNNEnv: reset zeroes the LSTM state, sets re
 first step and samples z from a random real episode's first frame, z = mu + exp(logvar / 2) * eps.
 Each step feeds (z, action, restart) to M, samples the next z at temperature tau, pays +1 (Doom;
 CarRacing has no reward model: 0) and ends the episode where done_logit > 0, or truncates at
-max_steps (2100). Observation = the controller's features: Doom [z, c, h], CarRacing [z, h].
+max_steps (2100). Observation = the controller's features (npmodels.Controller: inputs "zh" Doom
+[z, c, h], CarRacing [z, h]; "z" and "z_hidden" z alone). Actions outside the game's action space
+(npmodels.ACTION_BOUNDS) raise ValueError, as a wrong action would be silently fed to M otherwise;
+wrap the env in gymnasium.wrappers.ClipAction to clip instead.
 
 Random numbers: one Generator per rollout stream; per reset it draws the episode index
 (integers(N, size=n)) then the initial-z noise (standard_normal((n, Z))); per step the MDN noise
-(npmodels.mdn_noise: random((n, Z)) then standard_normal((n, Z))). dream_rollouts gives each
-candidate (row of params) its own Generator and draws its trials' numbers in exactly this order,
-so with trials=1 and seed=[s] it reproduces DreamEnv(...).reset(seed=s) stepped with the same
-controller, and a candidate's result depends only on (its seed, its params), for one BLAS build and
-thread count: the dream is chaotic, so another summation order in the matmuls gives another draw.
+of the rollouts still running (npmodels.mdn_noise: random((n, Z)) then standard_normal((n, Z))).
+dream_rollouts gives each candidate (row of params) its own Generator and draws its trials'
+numbers in exactly this order, so with trials=1 and seed=[s] it reproduces DreamEnv(...).reset(seed=s)
+stepped with the same controller.
+
+Determinism (the guarantee, stated here only): for the same world model, initial z, temperature,
+max_steps, trials and controller inputs, a candidate's rewards from dream_rollouts are a function
+of (its seed, its params) alone, bit for bit: the same for any number of MPI workers, any
+controller.chunk and whatever other candidates share the batch, on one machine (one numpy and
+BLAS build, the same CPU and BLAS thread count). A different CPU or BLAS build may give a
+different, equally valid draw: the dream is chaotic, so another summation order in a matmul
+grows into other episodes.
+Why this holds on any CPU, whatever kernels its BLAS picks: the arithmetic a candidate's rollouts
+go through is fixed by the candidate alone. Every matmul that touches them (C, the LSTM, the MDN
+head) is a separate BLAS call over that candidate's running rows only, in trial order
+(npmodels.block_matmul): its shapes and inputs depend on its own (seed, params), never on the
+batch, so BLAS receives the identical call (only where the rows sit in memory differs, which
+OpenBLAS's results do not depend on: tests/test_npmodels.py checks both assumptions). Rows that
+end leave only their own candidate's block. The other operations are elementwise numpy (each
+element computed alone) or reductions over the mixture axis of one row.
 No TensorFlow here.
 """
 import os
@@ -75,7 +94,7 @@ class DreamEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 35}
 
     def __init__(self, world_model, initial_z, temperature=1.15, max_steps=2100, render_mode=None,
-                 render_scale=1):
+                 render_scale=1, inputs="zh"):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if not temperature > 0 or max_steps < 1:
@@ -85,14 +104,15 @@ class DreamEnv(gym.Env):
         self.temperature, self.max_steps = float(temperature), int(max_steps)
         self.render_mode, self.render_scale = render_mode, int(render_scale)
         self.experiment = self.wm.experiment
-        n_in = npmodels.controller_input_size(self.experiment, self.wm.z_size, self.wm.hidden)
-        self.observation_space = spaces.Box(-np.inf, np.inf, (n_in,), np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, (self.wm.action_size,), np.float32)
+        self.controller = npmodels.Controller(self.experiment, self.wm.z_size, self.wm.hidden, inputs)
+        self.observation_space = spaces.Box(-np.inf, np.inf, (self.controller.n_in,), np.float32)
+        low, high = npmodels.ACTION_BOUNDS[self.experiment]
+        self.action_space = spaces.Box(np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32)
         self.reward_per_step = 1.0 if self.wm.predict_done else 0.0
         self.z = None
 
     def _obs(self):
-        return npmodels.controller_features(self.experiment, self.z, self.h, self.c)[0]
+        return self.controller.features(self.z, self.h, self.c)[0]
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -104,7 +124,13 @@ class DreamEnv(gym.Env):
     def step(self, action):
         if self.z is None:
             raise RuntimeError("call reset() before step()")
-        action = np.asarray(action, np.float32).reshape(1, self.wm.action_size)
+        action = np.asarray(action, np.float32)
+        space = self.action_space
+        if action.shape != space.shape or not np.all((action >= space.low) & (action <= space.high)):
+            raise ValueError(f"action {action.tolist()} is outside the action space: shape {space.shape}, "
+                             f"low {space.low.tolist()}, high {space.high.tolist()} "
+                             "(gymnasium.wrappers.ClipAction clips actions into it)")
+        action = action.reshape(1, self.wm.action_size)
         self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
         self.restart = 0.0
         u, eps = npmodels.mdn_noise(self.np_random, 1, self.wm.z_size)
@@ -125,7 +151,7 @@ class DreamEnv(gym.Env):
 
 
 if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point=f"{__name__}:DreamEnv")
+    gym.register(id=ENV_ID, entry_point="dream:DreamEnv")
 
 
 def candidate_seeds(seed, generation, count):
@@ -146,15 +172,18 @@ def _generators(seed, count):
     return [np.random.default_rng(int(s) if isinstance(s, (int, np.integer)) else s) for s in seeds]
 
 
-def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, seed=0):
+def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, seed=0,
+                   inputs="zh"):
     """Total dream rewards (P, trials) float64 for P controllers (params (P, n) or (n,)), all batched.
 
-    All P * trials rollouts advance together: one LSTM matmul and one MDN matmul per step for the
-    whole batch; rollouts that end are dropped from the batch (finished ones cost nothing).
+    All P * trials rollouts advance together; the elementwise work is done for the whole batch,
+    every matmul per candidate over its running rows (see the module docstring: what makes the
+    result independent of the batch). Rollouts that end leave the batch (they cost nothing more).
     seed: an int (candidate p then uses np.random.default_rng(seed).spawn(P)[p]), or P seeds, one
     per candidate (row p uses np.random.default_rng(seed[p])) -- the way to get results that depend
     only on (seed[p], params[p]) whatever the rest of the batch, e.g. under MPI chunking; see
-    candidate_seeds. Doom only (needs the done head): reward = steps survived, at most max_steps.
+    candidate_seeds. inputs: C's form (npmodels.Controller). Doom only (needs the done head):
+    reward = steps survived, at most max_steps.
     """
     wm = _as_world_model(wm)
     if not wm.predict_done:
@@ -162,35 +191,35 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
     if not temperature > 0 or max_steps < 1 or trials < 1:
         raise ValueError(f"need temperature > 0, max_steps >= 1, trials >= 1; got {temperature}, {max_steps}, {trials}")
     mu0, logvar0 = load_initial_z((initial_mu, initial_logvar), wm.z_size)
+    controller = npmodels.Controller(wm.experiment, wm.z_size, wm.hidden, inputs)
     params = np.asarray(params, np.float32)
     if params.ndim == 1:
         params = params[None]
-    P, Z, exp = len(params), wm.z_size, wm.experiment
-    n_in = npmodels.controller_input_size(exp, Z, wm.hidden)
-    W, b = npmodels.controller_weights(exp, params, n_in)  # (P, n_in, A), (P, A)
+    P, Z = len(params), wm.z_size
+    layers = [controller.unpack(theta) for theta in params]
     rngs = _generators(seed, P)
 
     z = np.concatenate([sample_initial_z(r, mu0, logvar0, trials) for r in rngs])
-    cand = np.repeat(np.arange(P), trials)        # candidate of each live row (sorted: rows stay grouped)
-    row = np.arange(P * trials)                   # flat (candidate, trial) index of each live row
-    W_rows, b_rows = W[cand], b[cand]
+    live = np.arange(P)                           # candidates with running rows, in order
+    counts = np.full(P, trials)                   # their running rows (consecutive, in trial order)
+    row = np.arange(P * trials)                   # flat (candidate, trial) index of each running row
     h, c = wm.initial_state(P * trials)
     steps = np.full(P * trials, max_steps, np.float64)
     restart = 1.0
+    action = np.empty((P * trials, wm.action_size), np.float32)
     for t in range(max_steps):
-        features = npmodels.controller_features(exp, z, h, c)
-        action = npmodels.squash(exp, np.matmul(features[:, None, :], W_rows)[:, 0] + b_rows)
-        h, c = wm.step(z, action, restart, h, c)
-        restart = 0.0
         n = len(z)
+        features = controller.features(z, h, c)
         u, eps = np.empty((n, Z)), np.empty((n, Z))
-        counts = np.bincount(cand, minlength=P)
         start = 0
-        for p in np.flatnonzero(counts):
-            stop = start + counts[p]
-            u[start:stop], eps[start:stop] = npmodels.mdn_noise(rngs[p], stop - start, Z)
+        for p, count in zip(live, counts):
+            stop = start + count
+            action[start:stop] = controller.act(layers[p], features[start:stop])
+            u[start:stop], eps[start:stop] = npmodels.mdn_noise(rngs[p], count, Z)
             start = stop
-        z, done = wm.sample_next_with(h, temperature, u, eps)
+        h, c = wm.step(z, action[:n], restart, h, c, blocks=counts)
+        restart = 0.0
+        z, done = wm.sample_next_with(h, temperature, u, eps, blocks=counts)
         if t + 1 == max_steps:
             break
         if done.any():
@@ -198,12 +227,14 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
             keep = ~done
             if not keep.any():
                 break
-            z, h, c = z[keep], h[keep], c[keep]
-            cand, row, W_rows, b_rows = cand[keep], row[keep], W_rows[keep], b_rows[keep]
+            z, h, c, row = z[keep], h[keep], c[keep], row[keep]
+            counts = np.add.reduceat(keep.astype(np.intp), np.cumsum(counts) - counts)
+            live, counts = live[counts > 0], counts[counts > 0]
     return steps.reshape(P, trials)
 
 
-def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, *, seed):
+def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, *, seed,
+                      inputs="zh"):
     """dream_rollouts with each candidate's trials split over several dreams (ours, not the paper's).
 
     wms: world models that share V (so z means the same in each); the trials are cut into
@@ -218,6 +249,7 @@ def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperatu
     seeds = [int(s) for s in seed]
     per = trials // len(wms)
     blocks = [dream_rollouts(wm, initial_mu, initial_logvar, params, per, temperature, max_steps,
-                             seed=seeds if k == 0 else [np.random.SeedSequence([s, k]) for s in seeds])
+                             seed=seeds if k == 0 else [np.random.SeedSequence([s, k]) for s in seeds],
+                             inputs=inputs)
               for k, wm in enumerate(wms)]
     return np.concatenate(blocks, axis=1)

@@ -32,6 +32,8 @@ import numpy as np
 from gymnasium import spaces
 from PIL import Image
 
+import npmodels
+
 SIZE = 64
 OBS_SPACE = spaces.Box(0, 255, (SIZE, SIZE, 3), np.uint8)
 
@@ -174,7 +176,7 @@ class DoomTakeCover(gym.Env):
         self.render_mode = render_mode
         self.max_steps = cfg.env.max_steps
         self.frame_skip = max(1, cfg.env.frame_skip)
-        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = spaces.Box(*(np.float32(v) for v in npmodels.ACTION_BOUNDS["doom"]), dtype=np.float32)
         self.observation_space = OBS_SPACE
         game = vzd.DoomGame()
         game.load_config(os.path.join(vzd.scenarios_path, "take_cover.cfg"))
@@ -258,7 +260,7 @@ def make_env(cfg, render_mode=None, training=False):
 
 
 def action_size(cfg):
-    return {"carracing": 3, "doom": 1}[cfg.experiment]
+    return npmodels.ACTION_SIZE[cfg.experiment]
 
 
 class RandomPolicy:

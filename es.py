@@ -14,8 +14,11 @@ mpi4py.futures workers; with one process everything runs in-process. A task is a
 `chunk` candidates (0: an even split, one task per worker) with their seeds; a candidate's seed
 depends only on (seed, generation, index) and results are gathered in candidate order, so a
 seed gives the same history for any N, provided the evaluation of a candidate does not depend
-on which others share its task (npmodels/dream are batch-invariant for this). A worker that
-raises or dies ends the whole run, non-zero.
+on which others share its task (dream.py states what its rollouts guarantee). A worker that
+raises or dies ends the whole run, non-zero; so does a task that runs on its worker for longer
+than `task_timeout` seconds (a hung worker; 0 = no deadline, which is also the case in one
+process): the message names the task's candidate seeds and the worker's rank, host and pid, and
+the same command resumes from the last finished generation.
 
 Fitness = mean reward over `trials` rollouts - weight_decay * mean(params**2) (orig es.py
 compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0, sigma0,
@@ -36,6 +39,8 @@ Outputs in `out_dir` (each written atomically, rewritten from the checkpoint):
   best.npz      the shipped controller (best evaluated mean): params, generation, eval_mean, eval_std
   mean.npz      the current CMA-ES mean: params, generation
 """
+import concurrent.futures
+import itertools
 import json
 import os
 import pickle
@@ -67,6 +72,7 @@ class Settings:
     seed: int = 0
     chunk: int = 0             # candidates per task; 0: population / workers (one batched task each)
     step_size: str = "csa"     # orig README: cma 2.2, whose step-size adaptation is CSA; or "tpa"
+    task_timeout: float = 0.0  # seconds an MPI task may run on its worker before the run is ended; 0 = none
 
     def __post_init__(self):
         if self.step_size not in STEP_SIZES:
@@ -76,7 +82,7 @@ class Settings:
     def from_config(cls, c, seed):
         return cls(population=c.population, trials=c.trials, sigma0=c.sigma0, weight_decay=c.weight_decay,
                    generations=c.generations, eval_every=c.eval_every, eval_episodes=c.eval_episodes,
-                   seed=seed, chunk=c.chunk, step_size=c.step_size)
+                   seed=seed, chunk=c.chunk, step_size=c.step_size, task_timeout=c.task_timeout)
 
 
 def cma_options(s):
@@ -134,8 +140,18 @@ def run_main(main):
         comm.Abort(1)
 
 
-def _run_task(fn, params, seeds, trials):
-    """Executed on a worker: returns (k, trials) float64 rewards or raises EvaluationError."""
+TASK_STARTED = 7301  # MPI tag (COMM_WORLD) of "task started" notes; mpi4py.futures uses its own communicator
+_task_ids = itertools.count()
+
+
+def _run_task(fn, params, seeds, trials, task_id=None):
+    """Executed on a worker: returns (k, trials) float64 rewards or raises EvaluationError.
+
+    task_id (with a deadline): first tell rank 0 that this task started here (rank, host, pid)."""
+    if task_id is not None:
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+        comm.send((task_id, comm.Get_rank(), os.uname().nodename, os.getpid()), dest=0, tag=TASK_STARTED)
     try:
         out = np.asarray(fn(params, seeds, trials), dtype=np.float64)
     except BaseException:  # noqa: BLE001
@@ -149,6 +165,30 @@ def _run_task(fn, params, seeds, trials):
     return out
 
 
+def _results_by_deadline(futures, ids, tasks, timeout):
+    """The futures' results; EvaluationError naming the worker and the task where one has run on
+    its worker (since its "task started" note) for longer than `timeout` seconds."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    started = {}  # task id -> (rank, host, pid, time.monotonic() at the note)
+    pending = set(range(len(futures)))
+    while pending:
+        while comm.iprobe(source=MPI.ANY_SOURCE, tag=TASK_STARTED):
+            task_id, rank, host, pid = comm.recv(source=MPI.ANY_SOURCE, tag=TASK_STARTED)
+            started[task_id] = (rank, host, pid, time.monotonic())
+        pending = {i for i in pending if not futures[i].done()}
+        for i in sorted(pending):
+            if ids[i] in started and time.monotonic() - started[ids[i]][3] > timeout:
+                rank, host, pid, _ = started[ids[i]]
+                raise EvaluationError(
+                    f"task (candidates with seeds {list(map(int, tasks[i][1]))}) has run for more than "
+                    f"{timeout:g} s (task_timeout) on MPI rank {rank}, host {host}, pid {pid}: that worker hangs. "
+                    "Ending the run; the same command resumes from the last finished generation")
+        concurrent.futures.wait([futures[i] for i in pending], timeout=0.05,
+                                return_when=concurrent.futures.FIRST_COMPLETED)
+    return [f.result() for f in futures]
+
+
 def task_size(chunk, count, executor=None):
     """Candidates per task: `chunk`, or for chunk <= 0 an even split, one task per worker."""
     if chunk > 0:
@@ -157,8 +197,9 @@ def task_size(chunk, count, executor=None):
     return max(1, -(-count // workers))
 
 
-def evaluate(fn, params, seeds, trials, executor=None, chunk=0):
-    """Rewards (len(params), trials) in candidate order; tasks of task_size(chunk) candidates."""
+def evaluate(fn, params, seeds, trials, executor=None, chunk=0, timeout=0.0):
+    """Rewards (len(params), trials) in candidate order; tasks of task_size(chunk) candidates.
+    timeout > 0 (MPI only): a task that runs longer on its worker ends the run (EvaluationError)."""
     params = np.asarray(params)
     seeds = np.asarray(seeds, dtype=np.int64)
     chunk = task_size(chunk, len(params), executor)
@@ -167,8 +208,12 @@ def evaluate(fn, params, seeds, trials, executor=None, chunk=0):
     if executor is None:
         results = [_run_task(fn, p, s, trials) for p, s in tasks]
     else:
-        futures = [executor.submit(_run_task, fn, p, s, trials) for p, s in tasks]
-        results = [f.result() for f in futures]  # re-raises a worker's EvaluationError
+        ids = [next(_task_ids) if timeout and timeout > 0 else None for _ in tasks]
+        futures = [executor.submit(_run_task, fn, p, s, trials, i) for (p, s), i in zip(tasks, ids)]
+        if timeout and timeout > 0:
+            results = _results_by_deadline(futures, ids, tasks, timeout)
+        else:
+            results = [f.result() for f in futures]  # re-raises a worker's EvaluationError
     return np.concatenate(results, axis=0)
 
 
@@ -255,11 +300,12 @@ def write_outputs(state, out_dir):
     """history.json, mean.npz and best.npz from the checkpoint state (the single source of truth)."""
     gen = state["generation"]
     mean = np.asarray(state["es"].mean, dtype=np.float64)
-    save_params(os.path.join(out_dir, "mean.npz"), mean, generation=gen)
+    extra = state.get("params_meta") or {}
+    save_params(os.path.join(out_dir, "mean.npz"), mean, generation=gen, **extra)
     best = state["best_eval"]
     if best is not None:
         save_params(os.path.join(out_dir, "best.npz"), best["params"], generation=best["generation"],
-                    eval_mean=best["mean"], eval_std=best["std"])
+                    eval_mean=best["mean"], eval_std=best["std"], **extra)
     summary = None
     if best is not None:
         summary = {k: v for k, v in best.items() if k != "params"}
@@ -328,16 +374,17 @@ def evaluate_mean(fn, state, s, executor):
     mean = np.asarray(state["es"].mean, dtype=np.float64)
     rows = max(1, -(-s.eval_episodes // s.trials))
     seeds = seeds_for(s.seed, EVAL, state["generation"], rows)
-    rewards = evaluate(fn, np.tile(mean, (rows, 1)), seeds, s.trials, executor, s.chunk).reshape(-1)
+    rewards = evaluate(fn, np.tile(mean, (rows, 1)), seeds, s.trials, executor, s.chunk, s.task_timeout).reshape(-1)
     return mean, rewards
 
 
 def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=None, identity=None, log=print,
-          progress=True):
+          progress=True, params_meta=None):
     """Run (or resume) CMA-ES up to s.generations; returns the final state dict.
 
     meta: recorded in history.json. identity: values that must match to resume a checkpoint
-    (e.g. a hash of the world model the rollouts use).
+    (e.g. a hash of the world model the rollouts use). params_meta: scalars written into
+    best.npz and mean.npz beside the params (e.g. the controller's inputs mode).
     """
     identity = dict(identity or {})
     import config
@@ -351,6 +398,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
     if os.path.exists(ckpt_path):
         state["settings"] = asdict(s)
         state["meta"] = dict(meta or {})
+        state["params_meta"] = dict(params_meta or {})
         if state["generation"] >= s.generations:
             write_outputs(state, out_dir)
             log(f"[es] finished already: generation {state['generation']} of {s.generations} in {ckpt_path} "
@@ -368,6 +416,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         state = new_state(n_params, s)
         state["identity"] = identity
     state["meta"] = dict(meta or {})
+    state["params_meta"] = dict(params_meta or {})
     write_outputs(state, out_dir)
     cmaes = state["es"]
     bar = config.progress(total=s.generations, initial=state["generation"], desc="CMA-ES", unit="gen",
@@ -381,7 +430,8 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         solutions = cmaes.ask()
         rng_after_ask = np.random.get_state()
         params = np.array(solutions, dtype=np.float64)
-        rewards = evaluate(fn, params, seeds_for(s.seed, TRAIN, gen, len(params)), s.trials, executor, s.chunk)
+        rewards = evaluate(fn, params, seeds_for(s.seed, TRAIN, gen, len(params)), s.trials, executor, s.chunk,
+                           s.task_timeout)
         fitness = rewards.mean(axis=1) - s.weight_decay * np.mean(params ** 2, axis=1)
         np.random.set_state(rng_after_ask)
         cmaes.tell(solutions, (-fitness).tolist())

@@ -17,14 +17,16 @@ Everything follows arch.py (Keras) and the authors' doomrnn.py:
 - LSTM: Keras LSTMCell (gates i, f, c, o; sigmoid recurrent activation). The last input channel is
   the restart flag: where it is > 0.5, h and c are zeroed before the step; Doom (predict_done) also
   feeds the flag to the LSTM, CarRacing does not (LSTM input [z, a]).
-- Controller: CarRacing [z, h] @ W (in, 3) + b -> steer tanh, gas (tanh + 1) / 2, brake clip(tanh, 0, 1);
-  Doom [z, c, h] @ W (in, 1), no bias -> tanh. Flat parameters: W row-major (in, out), then b.
+- Controller (`Controller`, the one definition of C): controller.inputs = "zh" (the paper's):
+  CarRacing [z, h] @ W (in, 3) + b, Doom [z, c, h] @ W (in, 1), no bias; "z": z @ W (+ b);
+  "z_hidden": tanh(z @ W1 + b1) (40 units) @ W2 (+ b2). Output squash: CarRacing steer tanh,
+  gas (tanh + 1) / 2, brake clip(tanh, 0, 1); Doom tanh. Flat parameters: layer by layer,
+  W row-major (in, out) then b.
 
-Batch invariance: with `WorldModel.batch_invariant` (default True) a row's result never depends on
-how many other rows share the batch, bit for bit. OpenBLAS computes a GEMM row differently when
-the product is tiny (GEMV for one row; "small matrix" kernels while M*N*K <= 1e6), so short batches
-are zero-padded up to `min_rows` rows before each matmul. This is what lets dream.dream_rollouts
-give identical results for a candidate however a population is split among workers.
+Matmuls (`block_matmul`): `WorldModel.step` / `sample_next_with` take `blocks`, row counts of
+consecutive groups of rows that each get their own matmuls (BLAS calls, one per fixed block of
+weight columns); a row's result then depends only on its block's rows and its position in it.
+dream.dream_rollouts gives each candidate its own block (see there).
 
 No TensorFlow, Keras or arch import here (tests compare against arch.py).
 """
@@ -37,12 +39,14 @@ from numpy.lib.stride_tricks import as_strided
 import fileio
 
 FORMAT_VERSION = 1
-ACTION_SIZE = {"carracing": 3, "doom": 1}
+# Action bounds (low, high) per game: CarRacing steer, gas, brake (gymnasium CarRacing; orig carracing
+# model.py squashes C into them); Doom one value in [-1, 1] (orig doomrnn: < -1/3 left, > 1/3 right).
+ACTION_BOUNDS = {"carracing": ((-1.0, 0.0, 0.0), (1.0, 1.0, 1.0)), "doom": ((-1.0,), (1.0,))}
+ACTION_SIZE = {game: len(low) for game, (low, _) in ACTION_BOUNDS.items()}
 META = ("format_version", "experiment", "z_size", "action_size", "hidden", "mixtures", "predict_done")
 ENCODER_CONVS = (("enc_conv1", 3, 32), ("enc_conv2", 32, 64), ("enc_conv3", 64, 128), ("enc_conv4", 128, 256))
 DECODER_DECONVS = (("dec_deconv1", 5, 1024, 128), ("dec_deconv2", 5, 128, 64),
                    ("dec_deconv3", 6, 64, 32), ("dec_deconv4", 6, 32, 3))
-SMALL_GEMM_MNK = 1.0e6  # OpenBLAS (SkylakeX+) uses its small-matrix sgemm kernels up to M*N*K = 1e6
 
 
 # ----------------------------------------------------------------------------- shapes and I/O
@@ -187,9 +191,34 @@ def _deconv2d_s2(x, wmat, b, k, cout, activation):
     return _sigmoid(out)
 
 
-def _min_rows(k, n):
-    """Fewest rows for which OpenBLAS takes its regular (row-invariant) sgemm path for (M, k) @ (k, n)."""
-    return max(4, int(SMALL_GEMM_MNK // (k * n)) + 2)
+COLUMN_BLOCK = 512  # ours: weight columns per matmul, so that a block of M's weights stays in the CPU's cache
+                    # while every candidate's rows use it (bench/dream_throughput.py: ~15% faster dreams)
+
+
+def split_columns(w, width=COLUMN_BLOCK):
+    """A weight matrix (k, n) as contiguous column blocks of `width` (the last one narrower)."""
+    return tuple(np.ascontiguousarray(w[:, j:j + width]) for j in range(0, w.shape[1], width))
+
+
+def block_matmul(x, w_columns, blocks=None):
+    """x (B, k) @ w (k, n) float32, w given as split_columns(w): one matmul per block of rows and
+    block of columns.
+
+    blocks: row counts summing to B (None: one block of all rows). Every (block of rows, block of
+    columns) product is its own BLAS call whose shapes are fixed by the block alone, so a block's
+    result does not depend on the other blocks, nor on how many there are.
+    """
+    bounds = np.cumsum([0] + [int(rows) for rows in ([len(x)] if blocks is None else blocks)])
+    if bounds[-1] != len(x):
+        raise ValueError(f"blocks cover {bounds[-1]} rows, the batch has {len(x)}")
+    out = np.empty((len(x), sum(w.shape[1] for w in w_columns)), np.float32)
+    col = 0
+    for w in w_columns:
+        part = out[:, col:col + w.shape[1]]
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            np.matmul(x[start:stop], w, out=part[start:stop])
+        col += w.shape[1]
+    return out
 
 
 def mdn_noise(rng, n, z_size):
@@ -238,14 +267,13 @@ class WorldModel:
     """V (ConvVAE) and M (MDN-RNN) in numpy, float32. Build with `load(path)` or `from_keras(...)`."""
 
     def __init__(self, experiment, z_size, action_size, hidden, mixtures, predict_done,
-                 vae_weights, rnn_weights, batch_invariant=True):
+                 vae_weights, rnn_weights):
         if experiment not in ACTION_SIZE:
             raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
         if action_size != ACTION_SIZE[experiment]:
             raise ValueError(f"{experiment} has action_size {ACTION_SIZE[experiment]}, got {action_size}")
         self.experiment, self.z_size, self.action_size = experiment, int(z_size), int(action_size)
         self.hidden, self.mixtures, self.predict_done = int(hidden), int(mixtures), bool(predict_done)
-        self.batch_invariant = batch_invariant
         _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done))
         f32 = {k: np.asarray(v, np.float32) for k, v in rnn_weights.items()}
         H = self.hidden
@@ -264,7 +292,7 @@ class WorldModel:
         self._head_w = np.ascontiguousarray(f32["head_w"][:, order])
         self._head_b = f32["head_b"][order]
         self._head_unorder = np.argsort(order)
-        self.min_rows = max(_min_rows(*self._lstm_w.shape), _min_rows(*self._head_w.shape))
+        self._lstm_cols, self._head_cols = split_columns(self._lstm_w), split_columns(self._head_w)
         self.has_vae = vae_weights is not None
         if self.has_vae:
             _check_weights("vae", vae_weights, vae_shapes(z_size))
@@ -327,22 +355,15 @@ class WorldModel:
         return x
 
     # ------------------------------------------------------------------ M
-    def _mm(self, x, w):
-        n = len(x)
-        if self.batch_invariant and n < self.min_rows:
-            padded = np.zeros((self.min_rows, x.shape[1]), np.float32)
-            padded[:n] = x
-            return (padded @ w)[:n]
-        return x @ w
-
     def initial_state(self, batch):
         """Zero LSTM state (h, c), each float32 (batch, hidden)."""
         return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
 
-    def step(self, z, action, restart, h, c):
+    def step(self, z, action, restart, h, c, blocks=None):
         """One LSTM step on input [z, action, restart] -> new (h, c).
 
         z (B, Z); action (B, A); restart scalar or (B,): where > 0.5, h and c are zeroed first.
+        blocks: row counts, one matmul each (block_matmul); None: one matmul for the batch.
         """
         z = np.asarray(z, np.float32)
         n, H, Z, A = len(z), self.hidden, self.z_size, self.action_size
@@ -359,7 +380,7 @@ class WorldModel:
         if reset.any():
             h_in[reset] = 0.0
             c = np.where(reset[:, None], np.float32(0.0), c)
-        g = self._mm(x, self._lstm_w)
+        g = block_matmul(x, self._lstm_cols, blocks)
         g += self._lstm_b
         np.tanh(g, out=g)
         g[:, :2 * H] *= 0.5
@@ -372,9 +393,9 @@ class WorldModel:
         h_new *= g[:, 3 * H:]
         return h_new, c_new
 
-    def _head(self, h):
+    def _head(self, h, blocks=None):
         """LSTM output h (B, H) -> MDN head output (B, output_width), columns reordered (see __init__)."""
-        out = self._mm(np.asarray(h, np.float32), self._head_w)
+        out = block_matmul(np.asarray(h, np.float32), self._head_cols, blocks)
         out += self._head_b
         return out
 
@@ -397,9 +418,9 @@ class WorldModel:
         return (np.ascontiguousarray(logmix.transpose(t)), np.ascontiguousarray(mu.transpose(t)),
                 np.ascontiguousarray(logstd.transpose(t)), None if done_logit is None else done_logit.copy())
 
-    def sample_next_with(self, h, temperature, u, eps):
-        """As sample_next, with the noise given (see mdn_noise)."""
-        logmix, mu, logstd, done_logit = self._split_kz(self._head(h))
+    def sample_next_with(self, h, temperature, u, eps, blocks=None):
+        """As sample_next, with the noise given (see mdn_noise) and the head's matmul per block."""
+        logmix, mu, logstd, done_logit = self._split_kz(self._head(h, blocks))
         z = _sample_kz(logmix, mu, logstd, temperature, u, eps)
         done = done_logit > 0 if self.predict_done else np.zeros(len(z), bool)
         return z, done
@@ -411,61 +432,106 @@ class WorldModel:
 
 
 # ----------------------------------------------------------------------------- C
-def controller_input_size(experiment, z_size, hidden):
-    """CarRacing [z, h]; Doom [z, c, h] (orig doomrnn)."""
-    return z_size + hidden * (2 if experiment == "doom" else 1)
+CONTROLLER_INPUTS = ("zh", "z", "z_hidden")  # orig carracing/model.py modes MODE_ZH, MODE_Z, MODE_Z_HIDDEN
+Z_HIDDEN_UNITS = 40  # orig carracing/model.py, MODE_Z_HIDDEN: hidden_size = 40
 
 
-def controller_size(experiment, z_size, hidden):
-    """Number of controller parameters: W (in, out) and, for CarRacing, b (out,)."""
-    out = ACTION_SIZE[experiment]
-    return controller_input_size(experiment, z_size, hidden) * out + (out if experiment != "doom" else 0)
+class Controller:
+    """C, the one definition: its layout, parameter count, inputs and actions (numpy, float32).
 
+    inputs "zh" (paper 2.3, the default): CarRacing a = W [z, h] + b (867 params at z 32, h 256);
+      Doom a = W [z, c, h], no bias (orig doomrnn; 1,088 at z 64, h 512).
+    inputs "z": a = W z (+ b), C without M's state (CarRacing: 99 params).
+    inputs "z_hidden": a = W2 tanh(W1 z + b1) (+ b2), 40 hidden units (CarRacing: 1,443 params).
+    The output layer has a bias for CarRacing, none for Doom; the hidden layer always has one.
+    Squash: CarRacing steer tanh, gas (tanh + 1) / 2, brake clip(tanh, 0, 1); Doom tanh.
+    Flat params: layer by layer, W row-major (in, out), then b.
 
-def controller_features(experiment, z, h, c):
-    """Controller input: CarRacing [z, h]; Doom [z, c, h] (last axis)."""
-    parts = [z, c, h] if experiment == "doom" else [z, h]
-    return np.concatenate([np.asarray(p, np.float32) for p in parts], axis=-1)
-
-
-def controller_weights(experiment, params, n_in):
-    """Flat params (n,) or (P, n) -> W (.., n_in, out) and b (.., out) (zeros for Doom)."""
-    out = ACTION_SIZE[experiment]
-    params = np.asarray(params, np.float32)
-    n = n_in * out + (out if experiment != "doom" else 0)
-    if params.shape[-1] != n or params.ndim not in (1, 2):
-        raise ValueError(f"{experiment} controller with {n_in} inputs expects {n} parameters "
-                         f"(shape (n,) or (P, n)), got shape {params.shape}")
-    lead = params.shape[:-1]
-    w = params[..., :n_in * out].reshape(lead + (n_in, out))
-    b = params[..., n_in * out:] if experiment != "doom" else np.zeros(lead + (out,), np.float32)
-    return w, b
-
-
-def squash(experiment, y):
-    """Linear outputs -> actions: tanh, then CarRacing's gas (tanh+1)/2 and brake clip(tanh, 0, 1)."""
-    a = np.tanh(y)
-    if experiment == "carracing":
-        a[..., 1] = (a[..., 1] + 1.0) / 2.0
-        a[..., 2] = np.clip(a[..., 2], 0.0, 1.0)
-    return a
-
-
-def controller_act(experiment, params, features):
-    """Actions (P, action_size) float32.
-
-    params (n,): one controller for every row of features (B, in) (or one row (in,) -> (action_size,)).
-    params (P, n): row p of features (P, in) is acted on by controller p (a batched population).
+    `needs_m`: whether C reads M's state (h, c); where it does not, the real game needs no M.
     """
-    features = np.asarray(features, np.float32)
-    w, b = controller_weights(experiment, params, features.shape[-1])
-    if w.ndim == 2:
-        y = features @ w + b
-    else:
-        if features.ndim != 2 or len(features) != len(w):
-            raise ValueError(f"params for {len(w)} controllers need features (P, in), got {features.shape}")
-        y = np.matmul(features[:, None, :], w)[:, 0] + b
-    return squash(experiment, y).astype(np.float32)
+
+    def __init__(self, experiment, z_size, hidden, inputs="zh"):
+        if experiment not in ACTION_SIZE:
+            raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
+        if inputs not in CONTROLLER_INPUTS:
+            raise ValueError(f"controller inputs must be one of {CONTROLLER_INPUTS}, got {inputs!r}")
+        self.experiment, self.z_size, self.hidden, self.inputs = experiment, int(z_size), int(hidden), inputs
+        self.action_size = ACTION_SIZE[experiment]
+        self.needs_m = inputs == "zh"
+        self.n_in = self.z_size + (self.hidden * (2 if experiment == "doom" else 1) if self.needs_m else 0)
+        out_bias = experiment != "doom"
+        if inputs == "z_hidden":
+            self.layers = ((self.n_in, Z_HIDDEN_UNITS, True), (Z_HIDDEN_UNITS, self.action_size, out_bias))
+        else:
+            self.layers = ((self.n_in, self.action_size, out_bias),)
+        self.size = sum(i * o + (o if bias else 0) for i, o, bias in self.layers)
+
+    def __repr__(self):
+        return f"Controller({self.experiment!r}, {self.z_size}, {self.hidden}, inputs={self.inputs!r})"
+
+    def features(self, z, h, c):
+        """C's input (last axis): "zh" CarRacing [z, h], Doom [z, c, h]; otherwise z."""
+        if not self.needs_m:
+            return np.asarray(z, np.float32)
+        parts = [z, c, h] if self.experiment == "doom" else [z, h]
+        return np.concatenate([np.asarray(p, np.float32) for p in parts], axis=-1)
+
+    def unpack(self, params):
+        """Flat params (size,) -> ((W, b), ...) float32 per layer (b zeros where there is no bias)."""
+        params = np.asarray(params, np.float32)
+        if params.shape != (self.size,):
+            raise ValueError(f"{self.experiment} controller (inputs={self.inputs}, {self.n_in} inputs) expects "
+                             f"{self.size} parameters, got shape {params.shape}")
+        out, start = [], 0
+        for n_in, n_out, bias in self.layers:
+            w = params[start:start + n_in * n_out].reshape(n_in, n_out)
+            start += n_in * n_out
+            b = params[start:start + n_out] if bias else np.zeros(n_out, np.float32)
+            start += n_out if bias else 0
+            out.append((w, b))
+        return tuple(out)
+
+    def act(self, params, features):
+        """Actions (B, action_size) float32 for features (B, n_in): one matmul per layer.
+
+        params: flat (size,), or the tuple unpack returns (unpack once, act many times).
+        """
+        layers = params if isinstance(params, tuple) else self.unpack(params)
+        y = np.asarray(features, np.float32)
+        if y.ndim != 2 or y.shape[1] != self.n_in:
+            raise ValueError(f"{self!r} expects features (B, {self.n_in}), got {y.shape}")
+        for i, (w, b) in enumerate(layers):
+            y = y @ w + b
+            if i < len(layers) - 1:
+                y = np.tanh(y)
+        return self.squash(y)
+
+    def squash(self, y):
+        """Linear outputs -> actions: tanh, then CarRacing's gas (tanh+1)/2 and brake clip(tanh, 0, 1)."""
+        a = np.tanh(np.asarray(y, np.float32))
+        if self.experiment == "carracing":
+            a[..., 1] = (a[..., 1] + 1.0) / 2.0
+            a[..., 2] = np.clip(a[..., 2], 0.0, 1.0)
+        return a
+
+    def load(self, path):
+        """Params (size,) float64 from a controller .npz (es.save_params), checking the inputs mode
+        it records (saved_inputs); ValueError naming the file on a mismatch."""
+        import es
+        inputs = saved_inputs(path)
+        if inputs != self.inputs:
+            raise ValueError(f"{path}: a controller with inputs={inputs}, but this one has "
+                             f"inputs={self.inputs} (set controller.inputs={inputs})")
+        return es.load_params(path, self.size)
+
+
+def saved_inputs(path):
+    """The controller inputs mode a params .npz records; "zh" for files written before the key
+    existed (the only mode then)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: controller params not found")
+    with np.load(path, allow_pickle=False) as f:
+        return str(f["inputs"]) if "inputs" in f.files else "zh"
 
 
 # ----------------------------------------------------------------------------- agent for the real game
@@ -473,19 +539,18 @@ class Agent:
     """V + M + C acting in the real game, one frame at a time (the paper's rollout loop).
 
     act(frame): z = mu + exp(logvar / 2) * eps from the encoder (as the original sampled it),
-    action from [z, h] (Doom: [z, c, h]), then M advances with (z, action, restart) where restart
-    is 1 on the first step after reset. params=None gives zero actions (for timing). act(frame, action)
-    plays `action` instead of C's (exploration when collecting data) and M advances with it.
+    action from C's features (inputs "zh": [z, h], Doom [z, c, h]), then M advances with
+    (z, action, restart) where restart is 1 on the first step after reset. A C that reads no M
+    state (inputs "z", "z_hidden") never runs M: h and c stay zero. params=None gives zero actions
+    (for timing). act(frame, action) plays `action` instead of C's (exploration when collecting
+    data) and M advances with it.
     """
 
-    def __init__(self, world_model, params, rng=None):
+    def __init__(self, world_model, params, rng=None, inputs="zh"):
         self.wm = world_model if isinstance(world_model, WorldModel) else WorldModel.load(world_model)
         self.rng = rng if rng is not None else np.random.default_rng()
-        self.n_in = controller_input_size(self.wm.experiment, self.wm.z_size, self.wm.hidden)
-        self.params = None
-        if params is not None:
-            self.params = np.asarray(params, np.float32).reshape(-1)
-            controller_weights(self.wm.experiment, self.params, self.n_in)  # checks the size
+        self.controller = Controller(self.wm.experiment, self.wm.z_size, self.wm.hidden, inputs)
+        self.layers = None if params is None else self.controller.unpack(np.asarray(params, np.float32).reshape(-1))
         self.reset()
 
     def reset(self):
@@ -499,11 +564,11 @@ class Agent:
         self.z = mu + np.exp(logvar / 2.0) * eps
         if override is not None:  # C is not asked: the action played is given
             action = np.asarray(override, np.float32).reshape(1, self.wm.action_size)
-        elif self.params is None:
+        elif self.layers is None:
             action = np.zeros((1, self.wm.action_size), np.float32)
         else:
-            features = controller_features(self.wm.experiment, self.z, self.h, self.c)
-            action = controller_act(self.wm.experiment, self.params, features)
-        self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
+            action = self.controller.act(self.layers, self.controller.features(self.z, self.h, self.c))
+        if self.controller.needs_m:
+            self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
         self.restart = 0.0
         return action[0]

@@ -6,9 +6,8 @@
 Random world model at Doom size (z 64, LSTM 512, 5 mixtures, done head); its done bias is set
 so that no rollout ends, so every step runs the full batch. Prints rollout-steps/s for
   batched  dream.dream_rollouts, 64 candidates x 16 trials = batch 1024, `--steps` steps
-  single   dream.DreamEnv stepped one rollout at a time with the same controller, both with
-           npmodels' batch-invariant padding (what DreamEnv does by default) and without it
-           (plain GEMV, the fastest single path; the ratio is taken against this one)
+           (a matmul per candidate: what makes results independent of the batch, see dream.py)
+  single   dream.DreamEnv stepped one rollout at a time with the same controller
 and the machine's float32 matmul throughput (1024x1024 @ 1024x1024) for reference.
 """
 import argparse
@@ -25,13 +24,13 @@ import npmodels  # noqa: E402
 Z, A, H, K = 64, 1, 512, 5
 
 
-def doom_sized_world_model(seed=0, batch_invariant=True):
+def doom_sized_world_model(seed=0):
     rng = np.random.default_rng(seed)
     rnn = {name: (rng.standard_normal(shape) / np.sqrt(shape[0]) if len(shape) > 1 else np.zeros(shape))
            .astype(np.float32) for name, shape in npmodels.rnn_shapes(Z, A, H, K, True).items()}
     rnn["head_w"][:, 0] = 0.0
     rnn["head_b"][0] = -100.0  # never done: full batches throughout
-    return npmodels.WorldModel("doom", Z, A, H, K, True, None, rnn, batch_invariant=batch_invariant)
+    return npmodels.WorldModel("doom", Z, A, H, K, True, None, rnn)
 
 
 def matmul_gflops(n=1024, repeats=5):
@@ -52,7 +51,7 @@ def single_steps_per_s(wm, initial, params, steps, seed=0):
     obs, _ = env.reset(seed=seed)
     t = time.perf_counter()
     for _ in range(steps):
-        action = npmodels.controller_act("doom", params, obs[None])[0]
+        action = env.controller.act(params, obs[None])[0]
         obs, _, terminated, truncated, _ = env.step(action)
     return steps / (time.perf_counter() - t)
 
@@ -79,7 +78,7 @@ def main():
     wm = doom_sized_world_model()
     rng = np.random.default_rng(1)
     initial = (rng.standard_normal((100, Z)).astype(np.float32), np.full((100, Z), -2.0, np.float32))
-    n = npmodels.controller_size("doom", Z, H)
+    n = npmodels.Controller("doom", Z, H).size
     params = (rng.standard_normal((args.candidates, n)) * 0.1).astype(np.float32)
     batch = args.candidates * args.trials
     dream.dream_rollouts(wm, *initial, params[:2], 2, max_steps=3, seed=0)  # warm up
@@ -93,11 +92,8 @@ def main():
           f"{batched:,.0f} rollout-steps/s ({dt / args.steps * 1e3:.1f} ms/step; LSTM+MDN matmuls "
           f"{flop_step * args.steps / dt / 1e9:.1f} GFLOP/s)")
 
-    single_pad = single_steps_per_s(wm, initial, params[0], args.single_steps)
-    plain = doom_sized_world_model(batch_invariant=False)
-    single = single_steps_per_s(plain, initial, params[0], args.single_steps)
-    print(f"single   DreamEnv one rollout at a time: {single:,.0f} steps/s (GEMV), "
-          f"{single_pad:,.0f} steps/s (batch-invariant padding to {wm.min_rows} rows)")
+    single = single_steps_per_s(wm, initial, params[0], args.single_steps)
+    print(f"single   DreamEnv one rollout at a time: {single:,.0f} steps/s")
     print(f"ratio    batched / single: {batched / single:.1f}x")
 
 

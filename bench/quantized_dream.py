@@ -20,7 +20,6 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dream  # noqa: E402
-import es  # noqa: E402
 import npmodels  # noqa: E402
 
 STEP = 1e-4  # orig doomrnn.py: weights saved as np.round(w * 10000).astype(int), loaded as / 10000
@@ -53,7 +52,7 @@ def main():
     init = args.initial_z or os.path.join(os.path.dirname(args.world_model), "initial_z.npz")
     mu0, logvar0 = dream.load_initial_z(init)
     wm = npmodels.WorldModel.load(args.world_model)
-    n_params = npmodels.controller_size(wm.experiment, wm.z_size, wm.hidden)
+    controller = npmodels.Controller(wm.experiment, wm.z_size, wm.hidden)
     with tempfile.TemporaryDirectory() as tmp:
         qpath = os.path.join(tmp, "quantized.npz")
         print(f"max |w - round(w, 1e-4)| over M: {quantized_copy(args.world_model, qpath):.2e}")
@@ -61,7 +60,7 @@ def main():
         print(f"dream at tau = {args.temperature}, {args.episodes} rollouts each, seed {args.seed}")
         print(f"{'controller':48s} {'float weights':>16s} {'rounded 1e-4':>16s} {'difference':>11s}")
         for path in args.params:
-            theta = es.load_params(path, n_params)
+            theta = controller.load(path)
             t0 = time.time()
             a, b = (dream.dream_rollouts(m, mu0, logvar0, theta, trials=args.episodes, temperature=args.temperature,
                                          max_steps=2100, seed=args.seed)

@@ -85,7 +85,7 @@ def main():
     for game in args.games:
         cfg = config.load([game], ["env.max_steps=100000"])  # no step cap: episodes end by the game only
         wm = npmodels.WorldModel.load(args.world_model) if args.world_model else random_world_model(cfg)
-        n = npmodels.controller_size(game, wm.z_size, wm.hidden)
+        n = npmodels.Controller(game, wm.z_size, wm.hidden).size
         agent = npmodels.Agent(wm, np.random.default_rng(0).normal(0, 0.1, n), np.random.default_rng(0))
         env = envs.make_env(cfg)
         try:

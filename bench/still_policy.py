@@ -38,7 +38,7 @@ def main():
     cfg = config.from_args(args)
     run_dir = config.run_dir(cfg)
     wm = npmodels.WorldModel.load(args.world_model or os.path.join(run_dir, "world_model.npz"))
-    n = npmodels.controller_size(cfg.experiment, wm.z_size, wm.hidden)
+    n = npmodels.Controller(cfg.experiment, wm.z_size, wm.hidden).size
     params = np.load(args.params)["params"] if args.params else np.zeros(n)
     tau = args.temperature or cfg.controller.temperature
     init = np.load(os.path.join(run_dir, "initial_z.npz"))

@@ -19,11 +19,6 @@ def test_rnn_parameter_count(z, a, hidden, done, expected):
     assert arch.MDNRNN(z, a, hidden, 5, done).count_params() == expected
 
 
-@pytest.mark.parametrize("exp, z, hidden, expected", [("carracing", 32, 256, 867), ("doom", 64, 512, 1088)])
-def test_controller_parameter_count(exp, z, hidden, expected):
-    assert arch.Controller(exp, z, hidden).count_params() == expected
-
-
 def test_vae_shapes():
     vae = arch.ConvVAE(32)
     frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
@@ -101,16 +96,6 @@ def test_learning_rate_schedule():
     sched = arch.OriginalDecay(1e-3, 0.99, 1e-5)
     assert float(sched(0)) == pytest.approx(1e-3)
     assert float(sched(100)) == pytest.approx((1e-3 - 1e-5) * 0.99 ** 100 + 1e-5, rel=1e-5)
-
-
-def test_controller_squashing():
-    c = arch.Controller("carracing", 2, 3)
-    c.set_flat(np.arange(5 * 3 + 3, dtype=np.float32) * 0.1 - 0.5)
-    a = np.asarray(c(np.ones((4, 5), np.float32) * np.array([[-2], [-1], [1], [2]], np.float32)))
-    assert np.all(np.abs(a[:, 0]) <= 1) and np.all((a[:, 1] >= 0) & (a[:, 1] <= 1))
-    assert np.all((a[:, 2] >= 0) & (a[:, 2] <= 1))
-    with pytest.raises(ValueError):
-        c.set_flat(np.zeros(3))
 
 
 def test_vae_trains_on_a_batch():

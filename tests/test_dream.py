@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import dream  # noqa: E402
 import npmodels  # noqa: E402
@@ -17,7 +18,7 @@ import rollouts  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # conftest.py
 
 
-Z, H, K = 16, 64, 5   # H = 64: the MDN head is in OpenBLAS's small-matrix range (padding matters)
+Z, H, K = 16, 64, 5
 DONE_BIAS = -0.3      # done_logit hovers around 0: episodes last ~40 steps (1 to ~200)
 
 
@@ -40,8 +41,8 @@ def random_weights(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0):
     return experiment, Z, A, H, K, pd, vae, rnn
 
 
-def random_world_model(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0, **kwargs):
-    return npmodels.WorldModel(*random_weights(experiment, done_bias, seed, gain), **kwargs)
+def random_world_model(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0):
+    return npmodels.WorldModel(*random_weights(experiment, done_bias, seed, gain))
 
 
 def initial_z(n=20, seed=1):
@@ -49,8 +50,8 @@ def initial_z(n=20, seed=1):
     return rng.standard_normal((n, Z)).astype(np.float32), np.full((n, Z), -2.0, np.float32)
 
 
-def controllers(experiment, count, seed=2, scale=0.3):
-    n = npmodels.controller_size(experiment, Z, H)
+def controllers(experiment, count, seed=2, scale=0.3, inputs="zh"):
+    n = npmodels.Controller(experiment, Z, H, inputs).size
     return (np.random.default_rng(seed).standard_normal((count, n)) * scale).astype(np.float32)
 
 
@@ -59,7 +60,7 @@ def run_env(env, params, seed):
     obs, _ = env.reset(seed=seed)
     observations, total = [obs], 0.0
     while True:
-        action = npmodels.controller_act(env.unwrapped.experiment, params, obs[None])[0]
+        action = env.unwrapped.controller.act(params, obs[None])[0]
         obs, reward, terminated, truncated, _ = env.step(action)
         observations.append(obs)
         total += reward
@@ -94,7 +95,7 @@ def test_check_env(experiment):
 
 def test_make_registered(files):
     wm_path, z_path = files
-    env = gymnasium.make("WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30)
+    env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30)
     obs, _ = env.reset(seed=3)
     assert obs.dtype == np.float32 and obs.shape == (Z + 2 * H,)
     # Doom features [z, c, h]: c and h are zero after reset, z comes from an initial (mu, logvar)
@@ -102,6 +103,38 @@ def test_make_registered(files):
     steps, total, _ = run_env(env, controllers("doom", 1)[0], seed=3)
     assert 1 <= steps <= 30 and total == steps
     env.close()
+
+
+def test_make_without_importing_dream(files):
+    """gymnasium.make("dream:WorldModels/Dream-v0", ...) imports dream itself (gymnasium's
+    "module:EnvId" form): a fresh interpreter that never imported dream makes and steps the env."""
+    import subprocess
+    wm_path, z_path = files
+    code = ("import sys, gymnasium, numpy as np\n"
+            f"env = gymnasium.make('dream:WorldModels/Dream-v0', world_model={wm_path!r}, initial_z={z_path!r})\n"
+            "obs, _ = env.reset(seed=1)\n"
+            "obs, reward, *_ = env.step(np.zeros(1, np.float32))\n"
+            "print(type(env.unwrapped).__module__, obs.shape, reward)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["dream", f"({Z + 2 * H},)", "1.0"]
+
+
+@pytest.mark.parametrize("experiment, bad", [("doom", [1.5]), ("doom", [-1.01]), ("doom", [np.nan]),
+                                             ("doom", [0.0, 0.0]), ("carracing", [0.0, -0.1, 0.0]),
+                                             ("carracing", [1.2, 0.5, 0.0]), ("carracing", [0.0, 0.5])])
+def test_actions_outside_the_action_space_raise(experiment, bad):
+    env = dream.DreamEnv(random_world_model(experiment), initial_z())
+    env.reset(seed=0)
+    z = env.z.copy()
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step(np.asarray(bad, np.float32))
+    assert np.array_equal(env.z, z) and env.steps == 0  # nothing happened
+    edge = env.action_space.high if experiment == "doom" else env.action_space.low
+    env.step(edge)  # the bounds themselves are fine
+    clipped = gymnasium.wrappers.ClipAction(env)
+    clipped.step(np.full(env.action_space.shape, 5.0, np.float32))  # the documented way to clip instead
+    assert env.steps == 2
 
 
 def test_reset_seed_determinism(doom):
@@ -190,48 +223,56 @@ def test_batched_agrees_in_distribution(doom):
     assert stats.ks_2samp(cold, single).pvalue < 1e-3
 
 
-def _blas_rows_depend_on_batch(wm):
-    x = np.random.default_rng(0).standard_normal((128, wm.hidden)).astype(np.float32)
-    full = x @ wm._head_w
-    return any(not np.array_equal(x[:m] @ wm._head_w, full[:m]) for m in (1, 2, 8, 32, 64))
+def chaotic_world_model():
+    """A chaotic M with long episodes: last-bit differences in a matmul grow into other episode lengths."""
+    return random_world_model("doom", done_bias=-1.0, gain=4.0)
 
 
-@pytest.mark.parametrize("batch_invariant", [True, False])
-def test_chunking_invariance_and_determinism(doom, batch_invariant):
-    """A candidate's result depends only on (its seed, its params), however the population is split.
-
-    Uses a chaotic M with long episodes, where the last-bit differences of a batch-size dependent
-    matmul grow into different episode lengths: without npmodels' padding (batch_invariant=False)
-    the split results do differ, which shows that this test can tell.
-    """
-    wm = random_world_model("doom", done_bias=-1.0, gain=4.0, batch_invariant=batch_invariant)
+@pytest.mark.parametrize("inputs", ["zh", "z_hidden"])
+def test_chunking_invariance_and_determinism(doom, inputs):
+    """The guarantee in dream.py's docstring: a candidate's rewards depend only on (its seed, its
+    params), bit for bit, however the population is split and whatever else is in the batch."""
+    wm = chaotic_world_model()
     mu, logvar = initial_z()
-    P, trials = 8, 12  # the full batch (96 rows) starts above min_rows (66), the chunks below
-    assert P * trials > wm.min_rows > 4 * trials
-    params = controllers("doom", P, seed=9)
+    P, trials = 8, 12
+    params = controllers("doom", P, seed=9, inputs=inputs)
     seeds = dream.candidate_seeds(0, 3, P)
-    full = dream.dream_rollouts(wm, mu, logvar, params, trials, 1.15, 300, seed=seeds)
+    full = dream.dream_rollouts(wm, mu, logvar, params, trials, 1.15, 300, seed=seeds, inputs=inputs)
     assert full.shape == (P, trials) and full.dtype == np.float64
-    assert len(np.unique(full)) > 10 and 100 < full.mean() < 300
-    parts = np.concatenate([dream.dream_rollouts(wm, mu, logvar, params[a:b], trials, 1.15, 300, seed=seeds[a:b])
-                            for a, b in ((0, 1), (1, 5), (5, 8))])
-    if not batch_invariant:
-        if not _blas_rows_depend_on_batch(wm):
-            pytest.skip("this BLAS computes rows identically at any batch size: nothing to show")
-        assert not np.array_equal(parts, full)
-        return
-    np.testing.assert_array_equal(parts, full)
+    assert len(np.unique(full)) > 10 and 50 < full.mean() < 300
+    for split in (((0, 1), (1, 5), (5, 8)), ((0, 4), (4, 8)), tuple((p, p + 1) for p in range(P))):
+        parts = np.concatenate([dream.dream_rollouts(wm, mu, logvar, params[a:b], trials, 1.15, 300,
+                                                     seed=seeds[a:b], inputs=inputs) for a, b in split])
+        np.testing.assert_array_equal(parts, full)
     # other companions in the batch (and another position) do not change candidates 5 and 2
-    mixed = dream.dream_rollouts(wm, mu, logvar, np.stack([params[5], params[2], params[0] * 3]), trials, 1.15,
-                                 300, seed=[seeds[5], seeds[2], 17])
-    np.testing.assert_array_equal(mixed[:2], full[[5, 2]])
+    mixed = dream.dream_rollouts(wm, mu, logvar, np.stack([params[5], params[0] * 3, params[2]]), trials, 1.15,
+                                 300, seed=[seeds[5], 17, seeds[2]], inputs=inputs)
+    np.testing.assert_array_equal(mixed[[0, 2]], full[[5, 2]])
     # an int seed is deterministic; another seed gives other results
-    a = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=4)
-    b = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=4)
-    c = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=5)
+    a = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=4, inputs=inputs)
+    b = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=4, inputs=inputs)
+    c = dream.dream_rollouts(doom, mu, logvar, params, 4, 1.15, 150, seed=5, inputs=inputs)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert len(np.unique(seeds)) == P and not np.array_equal(seeds, dream.candidate_seeds(0, 4, P))
+
+
+def test_one_matmul_for_the_batch_would_depend_on_the_split(monkeypatch):
+    """What the test above guards against: with one matmul for the whole batch instead of one per
+    candidate, a BLAS that computes a row differently at another batch size gives candidates
+    other rewards when the population is split (skipped where this BLAS does not)."""
+    wm = chaotic_world_model()
+    rng = np.random.default_rng(0)
+    if all(np.array_equal(x[a:b] @ w, (x @ w)[a:b]) for w in (wm._lstm_w, wm._head_w)
+           for x in [rng.standard_normal((96, len(w))).astype(np.float32)] for a, b in ((0, 1), (3, 4), (5, 17))):
+        pytest.skip("this BLAS computes rows identically at any batch size: nothing to show")
+    monkeypatch.setattr(npmodels, "block_matmul", lambda x, w_columns, blocks=None: x @ np.concatenate(w_columns, 1))
+    mu, logvar = initial_z()
+    params, seeds = controllers("doom", 8, seed=9), dream.candidate_seeds(0, 3, 8)
+    full = dream.dream_rollouts(wm, mu, logvar, params, 12, 1.15, 300, seed=seeds)
+    parts = np.concatenate([dream.dream_rollouts(wm, mu, logvar, params[a:b], 12, 1.15, 300, seed=seeds[a:b])
+                            for a, b in ((0, 1), (1, 5), (5, 8))])
+    assert not np.array_equal(parts, full)
 
 
 def test_max_steps_cap():

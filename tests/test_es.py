@@ -30,6 +30,7 @@ import es
 
 TARGET = np.linspace(-1.0, 1.0, {N})
 FAIL, SLEEP = os.environ.get("TOY_FAIL", ""), float(os.environ.get("TOY_SLEEP", "0"))
+HANG = os.environ.get("TOY_HANG", "")  # "rank:generation": that worker hangs in that generation's training tasks
 
 
 def rollouts(params, seeds, trials):
@@ -39,6 +40,11 @@ def rollouts(params, seeds, trials):
             if FAIL == "raise":
                 raise ValueError("toy failure in a worker")
             os._exit(3)  # FAIL == "die": the worker process disappears
+    if HANG:
+        from mpi4py import MPI
+        rank, generation = map(int, HANG.split(":"))
+        if MPI.COMM_WORLD.Get_rank() == rank and set(seeds) & set(es.seeds_for(3, es.TRAIN, generation, 8)):
+            time.sleep(3600)  # hangs (alive, silent) instead of dying
     time.sleep(SLEEP)
     out = np.empty((len(params), trials))
     for i, (p, s) in enumerate(zip(params, seeds)):
@@ -49,7 +55,8 @@ def rollouts(params, seeds, trials):
 def main(executor):
     out, generations = sys.argv[1], int(sys.argv[2])
     s = es.Settings(population=8, trials=2, sigma0=0.5, weight_decay=0.01, generations=generations,
-                    eval_every=5, eval_episodes=4, seed=3, chunk=2)
+                    eval_every=5, eval_episodes=4, seed=3, chunk=2,
+                    task_timeout=float(os.environ.get("TOY_TIMEOUT", "0")))
     es.train(rollouts, {N}, s, os.path.join(out, "ckpt.pkl"), out, executor, progress=False)
 
 
@@ -196,6 +203,28 @@ def test_a_failing_worker_ends_the_run_non_zero(toy, tmp_path, fail):
     if fail == "raise":
         out = proc.stdout + proc.stderr
         assert "evaluation failed" in out and "ValueError: toy failure in a worker" in out, out[-3000:]
+
+
+def test_a_hung_worker_ends_the_run_by_the_deadline_then_it_resumes(toy, tmp_path):
+    """A worker that hangs (alive, silent) in generation 3: the run ends non-zero once the task has run
+    for task_timeout seconds, naming the worker and the task; the same command then resumes from
+    the last finished generation and ends as an uninterrupted run does."""
+    ref, out = str(tmp_path / "ref"), str(tmp_path / "out")
+    assert launch(toy, ref, 4, n=3, env={"TOY_TIMEOUT": "2"}).returncode == 0
+    t0 = time.time()
+    proc = launch(toy, out, 4, n=3, env={"TOY_HANG": "2:2", "TOY_TIMEOUT": "2"})
+    elapsed = time.time() - t0
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and elapsed < 30, (elapsed, text[-3000:])
+    seeds = es.seeds_for(3, es.TRAIN, 2, 8)
+    assert "has run for more than 2 s (task_timeout) on MPI rank 2, host " in text and "pid " in text, text[-3000:]
+    named = text.split("candidates with seeds [")[1].split("]")[0]
+    assert {int(v) for v in named.split(",")} <= set(seeds.tolist())
+    assert json.load(open(os.path.join(out, "history.json")))["generation"] == 2
+    again = launch(toy, out, 4, n=3, env={"TOY_TIMEOUT": "2"})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resuming from generation 2" in again.stdout + again.stderr
+    assert history(out) == history(ref)
 
 
 def test_without_the_checkpoint_it_restarts_from_the_written_outputs(tmp_path):

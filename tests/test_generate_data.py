@@ -153,7 +153,8 @@ def test_doom_agent_episodes(tmp_path):
     assert len(files) == 4
 
     cfg = config.load(["doom", "tiny"], agent)
-    wm_path, params = collect.agent_files(cfg)
+    wm_path, params, inputs = collect.agent_files(cfg)
+    assert inputs == "zh"  # written before controller.inputs existed: the paper's C
     wm = npmodels.WorldModel.load(wm_path)
     for seed, f in enumerate(files):
         d = rollouts.load(f, rollouts.ROLLOUT)

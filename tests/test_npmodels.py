@@ -122,34 +122,80 @@ def test_rnn_matches_keras(keras_arch, experiment):
     assert np.abs(h2[0] - h[0]).max() > 1e-3 and np.allclose(h2[2], h[2])
 
 
-@pytest.mark.parametrize("experiment", ["doom", "carracing"])
-def test_controller_matches_keras(keras_arch, experiment):
-    _, arch = keras_arch
-    Z, H = 16, 32
-    n_in = npmodels.controller_input_size(experiment, Z, H)
-    ctrl = arch.Controller(experiment, Z, H)
-    n = npmodels.controller_size(experiment, Z, H)
-    assert n == ctrl.count_params()
+@pytest.mark.parametrize("experiment, inputs, z, hidden, expected", [
+    ("carracing", "zh", 32, 256, 867),      # paper 2.3: W [z, h] + b
+    ("carracing", "z", 32, 256, 99),        # paper's CarRacing table, "V model only": W z + b
+    ("carracing", "z_hidden", 32, 256, 1443),  # orig MODE_Z_HIDDEN: 32*40+40 + 40*3+3
+    ("doom", "zh", 64, 512, 1088)])         # paper 4: W [z, c, h], no bias
+def test_controller_parameter_count(experiment, inputs, z, hidden, expected):
+    assert npmodels.Controller(experiment, z, hidden, inputs).size == expected
+
+
+def _by_hand(experiment, inputs, params, feature_row):
+    """C written out with explicit loops in float64: the layers, then the squash."""
+    n_in = len(feature_row)
+    A = npmodels.ACTION_SIZE[experiment]
+    bias = experiment != "doom"
+    sizes = [(n_in, 40, True), (40, A, bias)] if inputs == "z_hidden" else [(n_in, A, bias)]
+    y, k = [float(v) for v in feature_row], 0
+    for i, (n, m, has_b) in enumerate(sizes):
+        w = [[float(params[k + r * m + col]) for col in range(m)] for r in range(n)]
+        k += n * m
+        b = [float(params[k + col]) for col in range(m)] if has_b else [0.0] * m
+        k += m if has_b else 0
+        y = [sum(y[r] * w[r][col] for r in range(n)) + b[col] for col in range(m)]
+        if i < len(sizes) - 1:
+            y = [np.tanh(v) for v in y]
+    assert k == len(params)
+    a = [np.tanh(v) for v in y]
+    if experiment == "carracing":
+        a = [a[0], (a[1] + 1) / 2, min(max(a[2], 0.0), 1.0)]
+    return a
+
+
+@pytest.mark.parametrize("experiment, inputs", [("doom", "zh"), ("carracing", "zh"), ("carracing", "z"),
+                                                ("carracing", "z_hidden"), ("doom", "z_hidden")])
+def test_controller(experiment, inputs):
+    Z, H = 6, 5
+    ctrl = npmodels.Controller(experiment, Z, H, inputs)
     rng = np.random.default_rng(2)
-    P = 4
-    params = rng.standard_normal((P, n)).astype(np.float32) * 0.3
-    features = rng.standard_normal((P, n_in)).astype(np.float32)
-    expected = []
-    for p in range(P):
-        ctrl.set_flat(params[p])
-        expected.append(np.asarray(ctrl(features[p:p + 1]))[0])
-        single = npmodels.controller_act(experiment, params[p], features[p:p + 1])
-        np.testing.assert_allclose(single[0], expected[-1], **TOL)
-    batched = npmodels.controller_act(experiment, params, features)
-    assert batched.shape == (P, npmodels.ACTION_SIZE[experiment]) and batched.dtype == np.float32
-    np.testing.assert_allclose(batched, np.stack(expected), **TOL)
-    # feature layout: Doom [z, c, h], CarRacing [z, h]
-    z, h, c = np.ones((1, Z)), np.full((1, H), 2.0), np.full((1, H), 3.0)
-    f = npmodels.controller_features(experiment, z, h, c)[0]
-    want = [1.0] * Z + ([3.0] * H if experiment == "doom" else []) + [2.0] * H
-    np.testing.assert_array_equal(f, want)
-    with pytest.raises(ValueError, match="parameters"):
-        npmodels.controller_act(experiment, params[:, 1:], features)
+    params = rng.standard_normal(ctrl.size).astype(np.float32)
+    z, h, c = rng.standard_normal((4, Z)), rng.standard_normal((4, H)), rng.standard_normal((4, H))
+    features = ctrl.features(z, h, c)
+    # feature layout: "zh" Doom [z, c, h], CarRacing [z, h]; otherwise z alone (no M state)
+    want = {"zh": np.concatenate([z, c, h] if experiment == "doom" else [z, h], axis=1)}.get(inputs, z)
+    np.testing.assert_array_equal(features, want.astype(np.float32))
+    assert features.shape == (4, ctrl.n_in) and ctrl.needs_m == (inputs == "zh")
+    actions = ctrl.act(params, features)
+    assert actions.shape == (4, npmodels.ACTION_SIZE[experiment]) and actions.dtype == np.float32
+    for row, action in zip(features, actions):
+        np.testing.assert_allclose(action, _by_hand(experiment, inputs, params, row), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(ctrl.act(ctrl.unpack(params), features), actions)  # unpacked once
+    low, high = npmodels.ACTION_BOUNDS[experiment]
+    big = ctrl.act(params * 100, features)  # saturated: still inside the game's action space
+    assert np.all(big >= np.array(low, np.float32)) and np.all(big <= np.array(high, np.float32))
+    with pytest.raises(ValueError, match=f"expects {ctrl.size} parameters"):
+        ctrl.act(params[1:], features)
+    with pytest.raises(ValueError, match="features"):
+        ctrl.act(params, features[:, 1:])
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        npmodels.Controller(experiment, Z, H, "zch")
+
+
+def test_controller_files_record_their_inputs(tmp_path):
+    import es
+    car = npmodels.Controller("carracing", 32, 256, "z")
+    path = str(tmp_path / "best.npz")
+    params = np.arange(car.size, dtype=np.float64)
+    es.save_params(path, params, inputs=car.inputs)
+    np.testing.assert_array_equal(car.load(path), params)
+    with pytest.raises(ValueError, match="best.npz.*inputs=z.*controller.inputs=z"):
+        npmodels.Controller("carracing", 32, 256, "zh").load(path)
+    old = str(tmp_path / "old.npz")  # written before the key: the paper's C
+    es.save_params(old, np.zeros(867))
+    assert npmodels.Controller("carracing", 32, 256).load(old).shape == (867,)
+    with pytest.raises(ValueError, match="old.npz.*inputs=zh"):
+        car.load(old)
 
 
 def _random_weights(experiment, z_size=16, hidden=32, mixtures=5, seed=0):
@@ -287,23 +333,68 @@ def test_mdn_low_temperature_picks_argmax_and_done():
     np.testing.assert_array_equal(a, b)
 
 
-def test_batch_invariance_of_rows():
-    """A row's LSTM/MDN result is bit-identical whatever the batch size (padding below min_rows)."""
+def test_block_matmul_blocks_are_independent():
+    """A block's rows are one matmul of their own: changing or removing other blocks changes nothing."""
     wm = npmodels.WorldModel(*_random_weights("doom", z_size=16, hidden=64))
-    assert wm.min_rows > 16  # this shape is in OpenBLAS's small-matrix range: padding matters here
     rng = np.random.default_rng(3)
-    B = 200
+    blocks = [3, 1, 12, 5, 2]
+    B = sum(blocks)
     z = rng.standard_normal((B, 16)).astype(np.float32)
     a = rng.uniform(-1, 1, (B, 1)).astype(np.float32)
     h = rng.uniform(-1, 1, (B, 64)).astype(np.float32)
     c = rng.standard_normal((B, 64)).astype(np.float32)
-    h_all, c_all = wm.step(z, a, 0.0, h, c)
-    out_all = wm.mdn_raw(h_all)
-    for lo, hi in ((0, 1), (5, 7), (10, 40), (50, 150)):
-        h_part, c_part = wm.step(z[lo:hi], a[lo:hi], 0.0, h[lo:hi], c[lo:hi])
-        np.testing.assert_array_equal(h_part, h_all[lo:hi])
-        np.testing.assert_array_equal(c_part, c_all[lo:hi])
-        np.testing.assert_array_equal(wm.mdn_raw(h_part), out_all[lo:hi])
+    h_all, c_all = wm.step(z, a, 0.0, h, c, blocks=blocks)
+    out_all, _ = wm.sample_next_with(h_all, 1.0, np.full((B, 16), 0.5), np.ones((B, 16)), blocks=blocks)
+    starts = np.cumsum([0] + blocks)
+    for i, (lo, hi) in enumerate(zip(starts[:-1], starts[1:])):
+        alone = wm.step(z[lo:hi], a[lo:hi], 0.0, h[lo:hi], c[lo:hi])  # one matmul over the block alone
+        np.testing.assert_array_equal(alone[0], h_all[lo:hi])
+        np.testing.assert_array_equal(alone[1], c_all[lo:hi])
+        z_alone, _ = wm.sample_next_with(alone[0], 1.0, np.full((hi - lo, 16), 0.5), np.ones((hi - lo, 16)))
+        np.testing.assert_array_equal(z_alone, out_all[lo:hi])
+        other = h.copy()
+        other[:lo], other[hi:] = other[:lo] * 3, -other[hi:]
+        np.testing.assert_array_equal(wm.step(z, a, 0.0, other, c, blocks=blocks)[0][lo:hi], h_all[lo:hi])
+    with pytest.raises(ValueError, match="blocks cover"):
+        npmodels.block_matmul(z, npmodels.split_columns(np.ones((16, 2), np.float32)), [3, 4])
+    w = np.random.default_rng(5).standard_normal((16, 1100)).astype(np.float32)
+    assert [c.shape[1] for c in npmodels.split_columns(w)] == [512, 512, 76]
+    np.testing.assert_allclose(npmodels.block_matmul(z, npmodels.split_columns(w), blocks), z @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_does_not_depend_on_memory_alignment():
+    """What dream.py's determinism also rests on: BLAS gives a block the same result wherever its
+    rows (and the output) sit in memory, for M's shapes and one to 16 rows."""
+    rng = np.random.default_rng(6)
+
+    def at(a, offset):  # a copy of `a` starting `offset` floats after a 64-byte boundary
+        buf = np.empty(a.size + 32, np.float32)
+        start = (-buf.ctypes.data % 64) // 4 + offset
+        view = buf[start:start + a.size].reshape(a.shape)
+        view[...] = a
+        return view
+    for k, n in ((98, 256), (64, 241), (1088, 1)):
+        w = rng.standard_normal((k, n)).astype(np.float32)
+        for rows in (1, 3, 16):
+            x = rng.standard_normal((rows, k)).astype(np.float32)
+            want = x @ w
+            for offset in range(1, 16, 3):
+                out = at(np.zeros((rows, n), np.float32), offset % 5)
+                np.matmul(at(x, offset), w, out=out)
+                np.testing.assert_array_equal(out, want)
+
+
+def test_elementwise_numpy_is_position_invariant():
+    """What dream.py's determinism also rests on: numpy's elementwise float32 functions give an
+    element the same value wherever it sits in an array of any length."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(1000) * 4).astype(np.float32)
+    for fn in (np.tanh, np.exp, np.log1p):
+        arg = np.abs(x) if fn is np.log1p else x
+        full = fn(arg)
+        for lo, hi in ((0, 1), (3, 4), (5, 22), (7, 1000), (1, 999)):
+            np.testing.assert_array_equal(fn(arg[lo:hi].copy()), full[lo:hi])
+        np.testing.assert_array_equal(fn(arg[::3]), full[::3])
 
 
 def test_agent(tmp_path):
@@ -311,8 +402,8 @@ def test_agent(tmp_path):
     path = str(tmp_path / "wm.npz")
     npmodels.save_world_model(path, *args)
     wm = npmodels.WorldModel.load(path)
-    n = npmodels.controller_size("doom", 16, 32)
-    params = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    ctrl = npmodels.Controller("doom", 16, 32)
+    params = np.random.default_rng(0).standard_normal(ctrl.size).astype(np.float32)
     frames = np.random.default_rng(1).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
 
     def run(agent):
@@ -328,7 +419,7 @@ def test_agent(tmp_path):
     for t, f in enumerate(frames):
         mu, logvar = wm.encode(f[None])
         z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape).astype(np.float32)
-        a = npmodels.controller_act("doom", params, npmodels.controller_features("doom", z, h, c))
+        a = ctrl.act(params, ctrl.features(z, h, c))
         np.testing.assert_allclose(a[0], acts[t], rtol=1e-6, atol=1e-6)
         h, c = wm.step(z, a, 1.0 if t == 0 else 0.0, h, c)
     assert np.array_equal(run(npmodels.Agent(wm, params, np.random.default_rng(7))), acts)
@@ -350,3 +441,23 @@ def test_agent(tmp_path):
         h, c = wm.step(z, played[t:t + 1], 1.0 if t == 0 else 0.0, h, c)
     np.testing.assert_allclose(agent.h, h, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(agent.c, c, rtol=1e-6, atol=1e-6)
+
+
+def test_agent_without_m(tmp_path):
+    """A C that reads z alone: the Agent never runs M (h, c stay zero); its action is C(z)."""
+    wm = npmodels.WorldModel(*_random_weights("carracing", z_size=16, hidden=32))
+    frames = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    for inputs in ("z", "z_hidden"):
+        ctrl = npmodels.Controller("carracing", 16, 32, inputs)
+        params = np.random.default_rng(0).standard_normal(ctrl.size).astype(np.float32)
+        agent = npmodels.Agent(wm, params, np.random.default_rng(7), inputs=inputs)
+        agent.reset()
+        rng = np.random.default_rng(7)
+        for f in frames:
+            action = agent.act(f)
+            mu, logvar = wm.encode(f[None])
+            z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape).astype(np.float32)
+            np.testing.assert_array_equal(action, ctrl.act(params, z)[0])
+        assert not agent.h.any() and not agent.c.any()
+        with pytest.raises(ValueError, match="parameters"):
+            npmodels.Agent(wm, np.zeros(867), inputs=inputs)

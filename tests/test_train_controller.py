@@ -34,12 +34,12 @@ def build_world_model(game, run_dir, seed=0, done_bias=DONE_BIAS):
     z, hidden, _ = SIZES[game]
     keras.utils.set_random_seed(seed)
     vae = arch.ConvVAE(z)
-    rnn = arch.MDNRNN(z, arch.ACTION_SIZE[game], hidden, 5, predict_done=game == "doom")
+    rnn = arch.MDNRNN(z, npmodels.ACTION_SIZE[game], hidden, 5, predict_done=game == "doom")
     rnn_w = rnn.numpy_weights()
     if game == "doom":
         rnn_w["head_b"][0] = done_bias
     os.makedirs(run_dir, exist_ok=True)
-    npmodels.save_world_model(os.path.join(run_dir, "world_model.npz"), game, z, arch.ACTION_SIZE[game], hidden, 5,
+    npmodels.save_world_model(os.path.join(run_dir, "world_model.npz"), game, z, npmodels.ACTION_SIZE[game], hidden, 5,
                               game == "doom", vae.numpy_weights(), rnn_w)
     rng = np.random.default_rng(seed)
     np.savez(os.path.join(run_dir, "initial_z.npz"), mu=rng.normal(0, 1, (6, z)).astype(np.float32),
@@ -199,3 +199,49 @@ def test_doom_ensemble_of_dreams(models, tmp_path):
     assert code != 0 and "multiple of 2" in out
     code, out = run("doom", root, f"controller.ensemble=[{tmp_path / 'missing.npz'}]", "--redo", check=False)
     assert code != 0 and "missing.npz" in out and "not found" in out
+
+
+def test_doom_dream_same_history_in_1_and_3_processes_with_many_trials(tmp_path):
+    """dream.py's guarantee through the stage: one process (the whole population in one batch) and
+    mpiexec -n 3 (tasks of one candidate) give the same history, bit for bit, with 8 trials
+    per candidate. The world model is test_dream's chaotic one (z 16, 64 units), in which last-bit
+    differences grow into other episode lengths, so that a result depending on the batch shows."""
+    import npmodels
+    import rollouts
+    import test_dream
+    roots = {n: tmp_path / f"n{n}" for n in (1, 3)}
+    for root in roots.values():
+        run_dir = root / "results" / "doom-tiny"
+        os.makedirs(run_dir)
+        weights = test_dream.random_weights("doom", done_bias=-1.0, gain=4.0)
+        npmodels.save_world_model(str(run_dir / "world_model.npz"), *weights)
+        mu, logvar = test_dream.initial_z()
+        rollouts.save(str(run_dir / "initial_z.npz"), mu=mu, logvar=logvar)
+    args = [f"vae.z_size={test_dream.Z}", f"rnn.hidden={test_dream.H}", "controller.population=8",
+            "controller.trials=8", "controller.max_steps=300", "controller.generations=2", "controller.eval_every=2",
+            "controller.eval_episodes=16"]
+    run("doom", str(roots[1]), *args)
+    run("doom", str(roots[3]), *args, "controller.chunk=1", mpi=3)
+    h = history(str(roots[1]), "doom")
+    assert h == history(str(roots[3]), "doom")
+    rewards = [g["reward_mean"] for g in h["generations"]] + [h["evaluations"][0]["mean"]]
+    assert all(20 < r < 300 for r in rewards) and len(set(rewards)) == 3, rewards
+
+
+def test_controller_inputs_z_in_the_real_game(models, tmp_path):
+    """controller.inputs=z: C sees z alone (99 params for CarRacing, no M in the real game); the
+    saved controller records its mode, and loading it as another mode names the file."""
+    root = fresh_root(models, tmp_path, "car", files=("world_model.npz",), games=["carracing"])
+    small = ["env.max_steps=20", "controller.max_steps=20", "controller.trials=1", "controller.eval_episodes=1",
+             "controller.generations=1", "controller.real_eval_episodes=1"]
+    _, out = run("carracing", root, *small, "controller.inputs=z")
+    assert "99 controller params (inputs=z)" in out
+    res = f"{root}/results/carracing-tiny/controller"
+    best = np.load(f"{res}/best.npz")
+    assert best["params"].shape == (99,) and str(best["inputs"]) == "z"
+    h = history(root, "carracing")
+    assert h["meta"]["inputs"] == "z" and h["identity"]["inputs"] == "z"
+    run("carracing", root, *small, "controller.inputs=z", "--eval")
+    assert len(json.load(open(f"{res}/eval_real.json"))["scores"]) == 1
+    code, out = run("carracing", root, *small, "--eval", "--redo", check=False)  # the default inputs: zh
+    assert code != 0 and "best.npz: a controller with inputs=z" in out and "controller.inputs=z" in out
