@@ -348,7 +348,7 @@ def compare_with_record(result, record):
     else:
         same = sum(a == b for a, b in zip(old["scores"], result["scores"]))
         print(f"[{STAGE}] differs from the record {record} ({old['mean']:.1f} +- {old['std']:.1f}): {same} of "
-              f"{len(old['scores'])} episodes equal (another CPU or BLAS build can give another, equally valid, draw)")
+              f"{len(old['scores'])} episodes equal (another CPU, BLAS build or version of this code can give another, equally valid, draw)")
 
 
 def main(executor):
