@@ -19,10 +19,12 @@ all: setup pipeline
 
 setup: .venv/.installed
 
-.venv/.installed: requirements.txt
+# REQUIREMENTS=requirements-gpu.txt on a CUDA machine (TensorFlow with its CUDA libraries)
+REQUIREMENTS ?= requirements.txt
+.venv/.installed: $(REQUIREMENTS) requirements-common.txt
 	python3 -m venv .venv
 	.venv/bin/pip install --upgrade pip -q
-	.venv/bin/pip install -r requirements.txt
+	.venv/bin/pip install -r $(REQUIREMENTS)
 	touch $@
 
 # Runs stage "$@" and appends its wall time to results/<run>/timings.tsv.
