@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ HANG = os.environ.get("TOY_HANG", "")  # "rank:generation": that worker hangs in
 
 
 def rollouts(params, seeds, trials):
-    if FAIL and es.mpi_size() > 1:
+    if FAIL and es.mpi_size() > 1 and set(seeds) & set(es.seeds_for(3, es.TRAIN, 2, 8)):  # the 3rd generation
         from mpi4py import MPI
         if MPI.COMM_WORLD.Get_rank() != 0:  # only ever on a worker
             if FAIL == "raise":
@@ -82,10 +83,11 @@ def toy(tmp_path_factory):
     return str(path)
 
 
-def launch(toy, out, generations, n=1, env=None, popen=False):
+def launch(toy, out, generations, n=1, env=None, popen=False, hosts=None):
+    """The toy run; n > 1 under mpiexec, with `hosts` as MPICH's hostfile (-f) as on a cluster."""
     cmd = [sys.executable, toy, str(out), str(generations)]
     if n > 1:
-        cmd = [MPIEXEC, "-n", str(n)] + cmd
+        cmd = [MPIEXEC] + (["-f", hosts] if hosts else []) + ["-n", str(n)] + cmd
     env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", **(env or {}))
     if popen:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -197,12 +199,24 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(toy, tmp_path, n):
 @pytest.mark.parametrize("fail", ["raise", "die"])
 def test_a_failing_worker_ends_the_run_non_zero(toy, tmp_path, fail):
     t0 = time.time()
-    proc = launch(toy, str(tmp_path / "out"), 20, n=2, env={"TOY_FAIL": fail})  # timeout=120 inside
+    hosts = cluster_hostfile(tmp_path, 3)
+    proc = launch(toy, str(tmp_path / "out"), 20, n=3, env={"TOY_FAIL": fail}, hosts=hosts)  # timeout=120 inside
     assert proc.returncode != 0
     assert time.time() - t0 < 60
+    out = proc.stdout + proc.stderr
     if fail == "raise":
-        out = proc.stdout + proc.stderr
         assert "evaluation failed" in out and "ValueError: toy failure in a worker" in out, out[-3000:]
+    # the two generations before the failing one were finished and stay: the same command resumes there
+    assert json.load(open(tmp_path / "out" / "history.json"))["generation"] == 2, out[-3000:]
+    again = launch(toy, str(tmp_path / "out"), 4, n=3, hosts=hosts)
+    assert again.returncode == 0 and "resuming from generation" in again.stdout + again.stderr, again.stdout[-3000:]
+
+
+def cluster_hostfile(tmp_path, slots):
+    """An MPICH hostfile as on a cluster (README: mpiexec -f hosts -n N), here naming this machine."""
+    path = tmp_path / "hosts"
+    path.write_text(f"{socket.gethostname()}:{slots}\n")
+    return str(path)
 
 
 def test_a_hung_worker_ends_the_run_by_the_deadline_then_it_resumes(toy, tmp_path):
@@ -212,7 +226,7 @@ def test_a_hung_worker_ends_the_run_by_the_deadline_then_it_resumes(toy, tmp_pat
     ref, out = str(tmp_path / "ref"), str(tmp_path / "out")
     assert launch(toy, ref, 4, n=3, env={"TOY_TIMEOUT": "2"}).returncode == 0
     t0 = time.time()
-    proc = launch(toy, out, 4, n=3, env={"TOY_HANG": "2:2", "TOY_TIMEOUT": "2"})
+    proc = launch(toy, out, 4, n=3, env={"TOY_HANG": "2:2", "TOY_TIMEOUT": "2"}, hosts=cluster_hostfile(tmp_path, 3))
     elapsed = time.time() - t0
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0 and elapsed < 30, (elapsed, text[-3000:])
