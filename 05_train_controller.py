@@ -23,10 +23,12 @@ dream rollouts is written too (the paper's "virtual score" beside the "actual sc
 
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
-OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and game between
+OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and games between
 tasks. The same seed gives the same results for any N and any controller.chunk (dream.py's
-docstring states the guarantee exactly). controller.task_timeout: a task that runs longer on its
-worker (a hung worker) ends the run, naming the worker; re-run the command to resume.
+docstring states the guarantee exactly; the real game builds it the same way: one batch per
+candidate, its running trials, see Rollouts; --eval: blocks of episodes fixed by index).
+controller.task_timeout: a task that runs longer on its worker (a hung worker) ends the run,
+naming the worker; re-run the command to resume.
 
 Evaluation files are named by what differs from the controller's own config ({out}/config.yaml,
 written by training; for older runs without one, the run's config.yaml for the seed and env keys):
