@@ -51,24 +51,6 @@ def random_world_model(cfg, seed=0):
                                cfg.rnn.predict_done, vae, rnn)
 
 
-def random_world_model(cfg, seed=0):
-    """A WorldModel of the config's sizes with random (Glorot-uniform-like) weights; no TensorFlow."""
-    rng = np.random.default_rng(seed)
-    action = npmodels.ACTION_SIZE[cfg.experiment]
-
-    def init(shape):
-        if len(shape) == 1:
-            return np.zeros(shape, np.float32)
-        fan_in, fan_out = int(np.prod(shape[:-1])), int(shape[-1])
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, shape).astype(np.float32)
-    vae = {k: init(s) for k, s in npmodels.vae_shapes(cfg.vae.z_size).items()}
-    rnn = {k: init(s) for k, s in npmodels.rnn_shapes(cfg.vae.z_size, action, cfg.rnn.hidden, cfg.rnn.mixtures,
-                                                      cfg.rnn.predict_done).items()}
-    return npmodels.WorldModel(cfg.experiment, cfg.vae.z_size, action, cfg.rnn.hidden, cfg.rnn.mixtures,
-                               cfg.rnn.predict_done, vae, rnn)
-
-
 def lock_step(games, steps, act, seed):
     """steps lock-step steps of all games (an ended episode is reset and goes on); act(frames) ->
     actions, or None for random actions. Returns (env steps/s, s in env.step, s in act, episodes)."""
