@@ -18,8 +18,9 @@ M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dre
 
 --eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
-(cfg.seed * 1_000_000 + i, stage 01), played in lock-step blocks of EVAL_BLOCK episodes by index. For Doom the same controller's dream score over as many
-dream rollouts is written too (the paper's "virtual score" beside the "actual score").
+(cfg.seed * 1_000_000 + i, stage 01), played in lock-step blocks of EVAL_BLOCK episodes by
+index. For Doom the same controller's dream score over as many dream rollouts is written too
+(the paper's "virtual score" beside the "actual score").
 
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
@@ -172,13 +173,14 @@ class Rollouts:
         import npmodels
         envs_ = games(cfg, self.training, trials)
         wm = world_model(p["wm"]) if self.policy == "controller" else None
+        low, high = envs_[0].action_space.low, envs_[0].action_space.high
         out = np.zeros((len(params), trials))
         for i, (theta, seed) in enumerate(zip(params, seeds)):
             seed = int(seed)
             rngs = [np.random.default_rng([seed + t, 0] if self.blocks else [seed, t]) for t in range(trials)]
             if self.policy == "random":  # uniform each step: the paper's random-policy row
-                low, high = envs_[0].action_space.low, envs_[0].action_space.high
-                policy = lambda frames, rows: [rngs[r].uniform(low, high).astype(np.float32) for r in rows]  # noqa: E731, B023
+                def policy(frames, rows, rngs=rngs):
+                    return [rngs[r].uniform(low, high).astype(np.float32) for r in rows]
             else:
                 agents = npmodels.Agents(wm, theta, rngs, cfg.controller.inputs)
                 policy = agents.act

@@ -40,13 +40,14 @@ def per_row(log, n):
 def test_batched_agent_against_one_frame_agents_in_the_real_game(game):
     """Three episodes in lock-step with Agents (3 rows) vs each alone with a one-frame Agent: the
     same random streams (default_rng([seed, t])) and episodes. Actions agree to float tolerance
-    (BLAS sums a 3-row call in another order than a 1-row one, so not bit for bit), rewards too."""
-    cfg = config.load([game, "tiny"], [f"env.max_steps={STEPS}"])
+    (BLAS sums a 3-row call in another order than a 1-row one, so not bit for bit), rewards too.
+    The games cap their episodes at 40, 30 and 20 steps, so rows leave the batch as they end."""
     wm = npmodels.WorldModel(*_random_weights(game, z_size=32, hidden=64))
     ctrl = npmodels.Controller(game, wm.z_size, wm.hidden)
     params = np.random.default_rng(3).normal(0, 0.5, ctrl.size)
     seeds, trials = [11, 12, 13], 3
-    games = [envs.make_env(cfg) for _ in range(trials)]
+    caps = [STEPS - 10 * t for t in range(trials)]
+    games = [envs.make_env(config.load([game, "tiny"], [f"env.max_steps={cap}"])) for cap in caps]
     try:
         log = []
         agents = npmodels.Agents(wm, params, [np.random.default_rng([5, t]) for t in range(trials)])
@@ -55,16 +56,17 @@ def test_batched_agent_against_one_frame_agents_in_the_real_game(game):
         for t in range(trials):
             one_log = []
             agent = npmodels.Agent(wm, params, np.random.default_rng([5, t]))
-            alone = stage.real_episodes(games[:1], recording(lambda frames, rows: agent.act(frames[0])[None], one_log),
-                                        seeds[t:t + 1], STEPS)
+            one_frame = recording(lambda frames, rows: agent.act(frames[0])[None], one_log)
+            alone = stage.real_episodes(games[t:t + 1], one_frame, seeds[t:t + 1], STEPS)
             actions = per_row(one_log, 1)[0]
-            assert actions.shape == batched_actions[t].shape
+            assert len(actions) == len(batched_actions[t])
             np.testing.assert_allclose(batched_actions[t], actions, rtol=1e-4, atol=1e-5)
             assert batched[t] == pytest.approx(alone[0], abs=1e-3)
     finally:
         for env in games:
             env.close()
     assert len({a.tobytes() for a in batched_actions}) == trials  # three different episodes
+    assert len({len(a) for a in batched_actions}) == trials  # ended at different steps: rows left the batch
 
 
 def test_a_candidates_actions_do_not_depend_on_its_task(monkeypatch):
