@@ -9,23 +9,27 @@
 
 Training: controller.mode=dream runs dream.dream_rollouts (Doom: +1 per step until M predicts
 death, at controller.temperature), a whole task (controller.chunk candidates x trials) batched;
-mode=real plays the real game (envs.make_env + npmodels.Agent: V + M + C each frame), episodes
-capped at controller.max_steps. CMA-ES, checkpoints and resuming: es.py; re-run the same command
+mode=real plays the real game (envs.make_env + npmodels.Agents: V + M + C each frame), episodes
+capped at controller.max_steps; a candidate's trials play in lock-step, one game each, V, M and C
+batched over them (Rollouts). CMA-ES, checkpoints and resuming: es.py; re-run the same command
 to continue after a kill; a finished run is skipped unless --redo. controller.ensemble (ours, not
 the paper's): other world models with the same V; each candidate's trials are split evenly over
 M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dream score use M alone.
 
 --eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
-(cfg.seed * 1_000_000 + i, stage 01). For Doom the same controller's dream score over as many
-dream rollouts is written too (the paper's "virtual score" beside the "actual score").
+(cfg.seed * 1_000_000 + i, stage 01), played in lock-step blocks of EVAL_BLOCK episodes by
+index. For Doom the same controller's dream score over as many dream rollouts is written too
+(the paper's "virtual score" beside the "actual score").
 
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
-OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and game between
+OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and games between
 tasks. The same seed gives the same results for any N and any controller.chunk (dream.py's
-docstring states the guarantee exactly). controller.task_timeout: a task that runs longer on its
-worker (a hung worker) ends the run, naming the worker; re-run the command to resume.
+docstring states the guarantee exactly; the real game builds it the same way: one batch per
+candidate, its running trials, see Rollouts; --eval: blocks of episodes fixed by index).
+controller.task_timeout: a task that runs longer on its worker (a hung worker) ends the run,
+naming the worker; re-run the command to resume.
 
 Evaluation files are named by what differs from the controller's own config ({out}/config.yaml,
 written by training; for older runs without one, the run's config.yaml for the seed and env keys):
@@ -63,6 +67,7 @@ from fileio import file_sha1  # noqa: E402
 
 STAGE = "05_train_controller"
 EVAL_SEED = 1_500_000_000  # real/dream evaluation episodes: far from the data seeds (< 1e6 * seed + 1e4)
+EVAL_BLOCK = 10  # --eval: real episodes played in lock-step by one worker (blocks by episode index)
 _CACHE = {}  # per process (rank 0 in-process, or each MPI worker): world model, initial z, game
 
 
@@ -95,28 +100,39 @@ def initial_z(path, z_size):
     return cached(("init", path, os.path.getmtime(path)), lambda: dream.load_initial_z(path, z_size))
 
 
-def game(cfg, training):
-    """The real game; training=True lets env.no_progress_steps end episodes early (never in --eval)."""
+def games(cfg, training, n):
+    """n real games, made once per process (more are added when more are asked for) and closed at
+    exit; training=True lets env.no_progress_steps end episodes early (never in --eval). Doom: each
+    is its own ViZDoom engine."""
     import envs
-
-    def make():
+    made = cached(("envs", cfg.experiment, training, json.dumps(cfg.env, sort_keys=True)), list)
+    while len(made) < n:
         env = envs.make_env(cfg, training=training)
         atexit.register(env.close)
-        return env
-    return cached(("env", cfg.experiment, training, json.dumps(cfg.env, sort_keys=True)), make)
+        made.append(env)
+    return made[:n]
 
 
 # ----------------------------------------------------------------------------- rollouts
-def real_episode(env, policy, seed, max_steps):
-    """One real episode; policy(frame) -> action. Returns the total reward."""
-    obs, _ = env.reset(seed=int(seed))
-    total = 0.0
+def real_episodes(envs_, policy, seeds, max_steps):
+    """One episode per env, with its seed, played in lock-step: each step policy(frames, rows) gets
+    the frames of the rows still running (ascending) and returns their actions. Each episode ends
+    as it would alone (terminated, truncated, or after max_steps). Returns the total rewards."""
+    obs = [env.reset(seed=int(seed))[0] for env, seed in zip(envs_, seeds)]
+    totals = [0.0] * len(obs)
+    running = list(range(len(obs)))
     for _ in range(max_steps):
-        obs, reward, terminated, truncated, _ = env.step(policy(obs))
-        total += reward
-        if terminated or truncated:
+        if not running:
             break
-    return total
+        actions = policy(np.stack([obs[i] for i in running]), running)
+        still = []
+        for i, action in zip(running, actions):
+            obs[i], reward, terminated, truncated, _ = envs_[i].step(action)
+            totals[i] += reward
+            if not (terminated or truncated):
+                still.append(i)
+        running = still
+    return np.array(totals)
 
 
 class Rollouts:
@@ -124,15 +140,20 @@ class Rollouts:
 
     Small and picklable (the config as a dict): it is sent with every task; what is heavy is
     loaded once per process (see `cached`). mode "dream": dream.dream_rollouts with one seed per
-    candidate. mode "real": trial t of a candidate with seed s is the game with seed s + t;
-    policy "controller" (V + M + C) or "random" (a uniformly random action each step, as the paper's
-    random-policy baseline; params ignored). training=True (CMA-ES's fitness, not --eval) lets
-    env.no_progress_steps end real episodes early.
+    candidate. mode "real": trial t of a candidate with seed s is the game with seed s + t, its
+    encoder noise from numpy.random.default_rng([s, t]); a candidate's trials play in lock-step
+    (real_episodes), one game each, with npmodels.Agents: one batch per candidate, its running
+    trials, so that a candidate's rewards depend on its (params, seed) alone, for any number of
+    workers and chunk (as in the dream). policy "controller" (V + M + C) or "random" (a uniformly
+    random action each step, as the paper's random-policy baseline; params ignored).
+    training=True (CMA-ES's fitness, not --eval) lets env.no_progress_steps end real episodes early.
+    blocks=True (--eval): a row of seed s is a block of `trials` consecutive episodes, seeds s + t,
+    each with the noise default_rng([s + t, 0]) that a one-trial row of seed s + t would use.
     """
 
-    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False, training=False):
+    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False, training=False, blocks=False):
         self.cfg, self.mode, self.policy, self.ensemble = cfg.to_dict(), mode, policy, ensemble
-        self.training = training
+        self.training, self.blocks = training, blocks
         self.max_steps = max_steps or cfg.controller.max_steps
 
     def __call__(self, params, seeds, trials):
@@ -150,19 +171,20 @@ class Rollouts:
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
                                         self.max_steps, seed=[int(s) for s in seeds], inputs=cfg.controller.inputs)
         import npmodels
-        env = game(cfg, self.training)
+        envs_ = games(cfg, self.training, trials)
         wm = world_model(p["wm"]) if self.policy == "controller" else None
+        low, high = envs_[0].action_space.low, envs_[0].action_space.high
         out = np.zeros((len(params), trials))
         for i, (theta, seed) in enumerate(zip(params, seeds)):
-            for t in range(trials):
-                rng = np.random.default_rng([int(seed), t])
-                if self.policy == "random":  # uniform each step: the paper's random-policy row
-                    low, high = env.action_space.low, env.action_space.high
-                    policy = lambda frame: rng.uniform(low, high).astype(np.float32)  # noqa: E731, B023
-                else:
-                    agent = npmodels.Agent(wm, theta, rng, cfg.controller.inputs)
-                    policy = agent.act
-                out[i, t] = real_episode(env, policy, (int(seed) + t) % 2**31, self.max_steps)
+            seed = int(seed)
+            rngs = [np.random.default_rng([seed + t, 0] if self.blocks else [seed, t]) for t in range(trials)]
+            if self.policy == "random":  # uniform each step: the paper's random-policy row
+                def policy(frames, rows, rngs=rngs):
+                    return [rngs[r].uniform(low, high).astype(np.float32) for r in rows]
+            else:
+                agents = npmodels.Agents(wm, theta, rngs, cfg.controller.inputs)
+                policy = agents.act
+            out[i] = real_episodes(envs_, policy, [(seed + t) % 2**31 for t in range(trials)], self.max_steps)
         return out
 
 
@@ -282,7 +304,7 @@ def evaluate(cfg, args, executor):
     n = c.real_eval_episodes
     seeds = EVAL_SEED + cfg.seed * 10_000 + np.arange(n)
     if args.random:
-        fn, params_path, params = Rollouts(cfg, "real", "random", cfg.env.max_steps), None, np.zeros(1)
+        fn, params_path, params = Rollouts(cfg, "real", "random", cfg.env.max_steps, blocks=True), None, np.zeros(1)
         out_name = "eval_random"
     else:
         wm, controller = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
@@ -295,7 +317,7 @@ def evaluate(cfg, args, executor):
             params = controller.load(params_path)
         except ValueError as e:
             raise rollouts.DataError(str(e)) from None
-        fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps)
+        fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps, blocks=True)
         same = os.path.abspath(params_path) == os.path.abspath(default)
         out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
     out_name += eval_suffix(cfg, p)
@@ -317,7 +339,7 @@ def evaluate(cfg, args, executor):
     print(f"[{STAGE}] {cfg.name}: {n} real episodes of the {info['policy']} policy"
           + (f" ({params_path})" if params_path else ""), flush=True)
     t0 = time.time()
-    rewards = es.evaluate(fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=1, timeout=c.task_timeout)
+    rewards = real_eval(fn, params, seeds, executor, c.task_timeout)
     result = score(rewards, seconds=time.time() - t0, **info)
     es.save_json(out_path, result)
     print(f"[{STAGE}] real game: {result['mean']:.1f} +- {result['std']:.1f} over {n} episodes -> {out_path}")
@@ -334,6 +356,21 @@ def evaluate(cfg, args, executor):
               f"over {n} rollouts -> {dream_path}")
         if args.check:
             compare_with_record(result, record.replace("eval_real", "eval_dream"))
+
+
+def real_eval(fn, params, seeds, executor, timeout):
+    """Rewards of one controller over the episodes of `seeds` (consecutive), played in blocks of
+    EVAL_BLOCK episodes by index (the last one shorter): one task per block, whose episodes play in
+    lock-step (Rollouts(blocks=True)); the blocks are the same for any number of workers."""
+    n, parts = len(seeds), []
+    full = n // EVAL_BLOCK
+    if full:
+        parts.append(es.evaluate(fn, np.tile(params, (full, 1)), seeds[:full * EVAL_BLOCK:EVAL_BLOCK], EVAL_BLOCK,
+                                 executor, chunk=1, timeout=timeout))
+    if n % EVAL_BLOCK:
+        parts.append(es.evaluate(fn, np.tile(params, (1, 1)), seeds[full * EVAL_BLOCK:][:1], n % EVAL_BLOCK,
+                                 executor, chunk=1, timeout=timeout))
+    return np.concatenate([part.reshape(-1) for part in parts])
 
 
 def compare_with_record(result, record):

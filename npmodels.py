@@ -8,6 +8,7 @@
     h, c = wm.step(z, action, restart, h, c)             # one LSTM step (restart > 0.5 zeroes h, c first)
     z_next, done = wm.sample_next(h, 1.15, rng)          # MDN sample at temperature tau
     agent = npmodels.Agent(wm, params, rng); agent.reset(); action = agent.act(frame_uint8)
+    agents = npmodels.Agents(wm, params, rngs); actions = agents.act(frames, rows)   # n games at once
 
 Everything follows arch.py (Keras) and the authors' doomrnn.py:
 - MDN output per step: [done_logit (Doom only)] + per z-dim [logmix (K), mu (K), logstd (K)];
@@ -535,40 +536,73 @@ def saved_inputs(path):
 
 
 # ----------------------------------------------------------------------------- agent for the real game
-class Agent:
-    """V + M + C acting in the real game, one frame at a time (the paper's rollout loop).
+class Agents:
+    """V + M + C acting in n real games at once, one frame of each per step (the paper's rollout
+    loop, batched over the games): the one definition of the agent; `Agent` is one game.
 
-    act(frame): z = mu + exp(logvar / 2) * eps from the encoder (as the original sampled it),
-    action from C's features (inputs "zh": [z, h], Doom [z, c, h]), then M advances with
-    (z, action, restart) where restart is 1 on the first step after reset. A C that reads no M
-    state (inputs "z", "z_hidden") never runs M: h and c stay zero. params=None gives zero actions
-    (for timing). act(frame, action) plays `action` instead of C's (exploration when collecting
-    data) and M advances with it.
+    act(frames, rows): for each acting row, z = mu + exp(logvar / 2) * eps from the encoder (as the
+    original sampled it), the action from C's features (inputs "zh": [z, h], Doom [z, c, h]), then M
+    advances with (z, action, restart), restart being 1 on a row's first step after reset. A C that
+    reads no M state (inputs "z", "z_hidden") never runs M: h and c stay zero. params=None gives
+    zero actions (for timing). act(frames, rows, override) plays the actions given instead of C's
+    and M advances with them.
+
+    rngs: one numpy Generator per row; a row draws its encoder noise (standard_normal((1, Z)) per
+    step) from its own, so its stream does not depend on the other rows. rows: the acting rows in
+    ascending order (default: all), e.g. the games still running. Every matmul (V's convolutions,
+    C, M) is one call over the acting rows: a row's result depends only on which rows act with it.
+    Where a batch is one candidate's trials, the calls depend on that candidate alone (the
+    determinism of 05_train_controller.py's real game, built as dream.py's). The results of n rows
+    match n one-row agents to float tolerance, not bit for bit (BLAS sums in another order when a
+    call has more rows).
     """
 
-    def __init__(self, world_model, params, rng=None, inputs="zh"):
+    def __init__(self, world_model, params, rngs, inputs="zh"):
         self.wm = world_model if isinstance(world_model, WorldModel) else WorldModel.load(world_model)
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rngs = list(rngs)
+        self.n = len(self.rngs)
         self.controller = Controller(self.wm.experiment, self.wm.z_size, self.wm.hidden, inputs)
         self.layers = None if params is None else self.controller.unpack(np.asarray(params, np.float32).reshape(-1))
         self.reset()
 
     def reset(self):
-        self.h, self.c = self.wm.initial_state(1)
-        self.z = None
-        self.restart = 1.0
+        """Every row starts an episode: zero LSTM state, restart = 1 on its next step."""
+        self.h, self.c = self.wm.initial_state(self.n)
+        self.restart = np.ones(self.n, np.float32)
+
+    def act(self, frames, rows=None, override=None):
+        """uint8 frames (len(rows), 64, 64, 3) of the acting rows -> actions (len(rows), A) float32."""
+        rows = np.arange(self.n) if rows is None else np.asarray(rows, np.intp).reshape(-1)
+        mu, logvar = self.wm.encode(np.asarray(frames, np.uint8))
+        if len(mu) != len(rows):
+            raise ValueError(f"{len(mu)} frames for {len(rows)} acting rows")
+        eps = np.concatenate([self.rngs[i].standard_normal((1, self.wm.z_size)) for i in rows]).astype(np.float32)
+        z = mu + np.exp(logvar / 2.0) * eps
+        if override is not None:  # C is not asked: the actions played are given
+            action = np.asarray(override, np.float32).reshape(len(rows), self.wm.action_size)
+        elif self.layers is None:
+            action = np.zeros((len(rows), self.wm.action_size), np.float32)
+        else:
+            action = self.controller.act(self.layers, self.controller.features(z, self.h[rows], self.c[rows]))
+        if self.controller.needs_m:
+            self.h[rows], self.c[rows] = self.wm.step(z, action, self.restart[rows], self.h[rows], self.c[rows])
+        self.restart[rows] = 0.0
+        return action
+
+
+class Agent(Agents):
+    """V + M + C acting in one real game, one frame at a time: `Agents` with one row.
+
+    act(frame) -> action (A,); act(frame, action) plays `action` instead of C's (exploration when
+    collecting data) and M advances with it. h, c: M's state, (1, hidden).
+    """
+
+    def __init__(self, world_model, params, rng=None, inputs="zh"):
+        super().__init__(world_model, params, [rng if rng is not None else np.random.default_rng()], inputs)
+
+    @property
+    def rng(self):
+        return self.rngs[0]
 
     def act(self, frame, override=None):
-        mu, logvar = self.wm.encode(np.asarray(frame, np.uint8)[None])
-        eps = self.rng.standard_normal(mu.shape).astype(np.float32)
-        self.z = mu + np.exp(logvar / 2.0) * eps
-        if override is not None:  # C is not asked: the action played is given
-            action = np.asarray(override, np.float32).reshape(1, self.wm.action_size)
-        elif self.layers is None:
-            action = np.zeros((1, self.wm.action_size), np.float32)
-        else:
-            action = self.controller.act(self.layers, self.controller.features(self.z, self.h, self.c))
-        if self.controller.needs_m:
-            self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
-        self.restart = 0.0
-        return action[0]
+        return super().act(np.asarray(frame, np.uint8)[None], override=override)[0]

@@ -1,15 +1,20 @@
-"""Real-game steps per second: the bare env vs the env driven by the agent (V + M + C every step).
+"""Real-game steps per second: K envs stepped in lock-step, bare vs driven by the agent (V + M + C
+every step), one frame at a time (npmodels.Agent per env) vs batched (npmodels.Agents, K rows).
 
-    python bench/real_env_rate.py                      # both games, 1000 steps each
-    python bench/real_env_rate.py --games doom --steps 3000
+    python bench/real_env_rate.py                      # both games, K = 16 envs, 100 lock-step steps
+    python bench/real_env_rate.py --games doom --steps 300 --envs 8
+    python bench/real_env_rate.py --stock              # CarRacing: the stock env, not the fast one
     OPENBLAS_NUM_THREADS=2 python bench/real_env_rate.py   # BLAS threads (default here: 1, as stage 05)
 
 For each game at paper model sizes (config/<game>.yaml: CarRacing z=32, 256 LSTM units; Doom
-z=64, 512 units) this prints the steps/s of
-  env           envs.make_env(cfg) stepped with uniformly random actions (resets included)
-  agent         npmodels.Agent.act alone on real frames: VAE encode + LSTM step + controller
-  env + agent   the two together, as stage 05 (mode=real) and --eval run them
-and the slowdown env / (env + agent); then the machine's float32 matmul GFLOP/s for reference.
+z=64, 512 units) K envs.make_env(cfg) play in lock-step (an env whose episode ends is reset and
+goes on), as stage 05 plays a candidate's trials, three ways:
+  bare          uniformly random actions
+  agent         one npmodels.Agent per env, act(frame) for each env in turn (the one-frame agent)
+  agents        one npmodels.Agents of K rows, one act(frames) per lock-step step (stage 05's)
+Printed per row: env steps/s overall, and the time per env step spent in env.step and in the
+agent (both timed inside the same loop, so a busy machine shifts both alike), and the agent's
+time as a % of the env's. Then the machine's float32 matmul GFLOP/s for reference.
 The world model has random weights (the cost does not depend on the values) unless
 --world-model PATH names a trained world_model.npz of the same game.
 """
@@ -46,19 +51,24 @@ def random_world_model(cfg, seed=0):
                                cfg.rnn.predict_done, vae, rnn)
 
 
-def run_steps(env, steps, act, seed):
-    """steps env steps (resetting at episode ends); act(obs) -> action. Returns (steps/s, episodes, frames)."""
-    obs, _ = env.reset(seed=seed)
-    frames, episodes = [obs], 1
-    t0 = time.perf_counter()
+def lock_step(games, steps, act, seed):
+    """steps lock-step steps of all games (an ended episode is reset and goes on); act(frames) ->
+    actions, or None for random actions. Returns (env steps/s, s in env.step, s in act, episodes)."""
+    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(games)]
+    episodes, env_s, act_s = len(games), 0.0, 0.0
+    t_start = time.perf_counter()
     for _ in range(steps):
-        obs, _, terminated, truncated, _ = env.step(act(obs))
-        if terminated or truncated:
-            obs, _ = env.reset(seed=seed + episodes)
-            episodes += 1
-        if len(frames) < 200:
-            frames.append(obs)
-    return steps / (time.perf_counter() - t0), episodes, frames
+        t0 = time.perf_counter()
+        actions = [env.action_space.sample() for env in games] if act is None else act(np.stack(obs))
+        t1 = time.perf_counter()
+        act_s += t1 - t0
+        for i, (env, action) in enumerate(zip(games, actions)):
+            obs[i], _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                obs[i], _ = env.reset(seed=seed + 1000 + episodes)
+                episodes += 1
+        env_s += time.perf_counter() - t1
+    return steps * len(games) / (time.perf_counter() - t_start), env_s, act_s, episodes
 
 
 def matmul_gflops(n=1024, seconds=2.0):
@@ -75,36 +85,40 @@ def matmul_gflops(n=1024, seconds=2.0):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--games", nargs="+", default=["carracing", "doom"], choices=["carracing", "doom"])
-    p.add_argument("--steps", type=int, default=1000, help="env steps per measurement")
+    p.add_argument("--steps", type=int, default=100, help="lock-step steps per measurement (x envs env steps)")
+    p.add_argument("--envs", type=int, default=16, help="K: envs in lock-step (stage 05: controller.trials)")
+    p.add_argument("--stock", action="store_true", help="CarRacing: the stock env (env.fast_render=false)")
     p.add_argument("--world-model", metavar="PATH", help="a trained world_model.npz (one game only)")
     args = p.parse_args()
     threads = os.environ["OPENBLAS_NUM_THREADS"]
-    print(f"# {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={threads}, {args.steps} steps per row; "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print(f"{'game':10s} {'env steps/s':>12s} {'agent acts/s':>13s} {'env+agent steps/s':>18s} {'slowdown':>9s}")
+    print(f"# {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={threads}, K={args.envs} envs x {args.steps} lock-step "
+          f"steps per row; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'game':10s} {'mode':8s} {'env steps/s':>12s} {'env us/step':>12s} {'agent us/step':>14s} "
+          f"{'agent/env':>10s}")
     for game in args.games:
-        cfg = config.load([game], ["env.max_steps=100000"])  # no step cap: episodes end by the game only
+        overrides = ["env.max_steps=100000"] + (["env.fast_render=false"] if args.stock else [])
+        cfg = config.load([game], overrides)  # no step cap: episodes end by the game only
         wm = npmodels.WorldModel.load(args.world_model) if args.world_model else random_world_model(cfg)
-        n = npmodels.Controller(game, wm.z_size, wm.hidden).size
-        agent = npmodels.Agent(wm, np.random.default_rng(0).normal(0, 0.1, n), np.random.default_rng(0))
-        env = envs.make_env(cfg)
+        params = np.random.default_rng(0).normal(0, 0.1, npmodels.Controller(game, wm.z_size, wm.hidden).size)
+        one = [npmodels.Agent(wm, params, np.random.default_rng([0, i])) for i in range(args.envs)]
+        batch = npmodels.Agents(wm, params, [np.random.default_rng([0, i]) for i in range(args.envs)])
+        ways = {"bare": None,
+                "agent": lambda frames: [agent.act(f) for agent, f in zip(one, frames)],
+                "agents": batch.act}
+        games = [envs.make_env(cfg) for _ in range(args.envs)]
         try:
-            run_steps(env, 20, lambda obs: env.action_space.sample(), seed=0)  # warm up (first track, Doom init)
-            env.action_space.seed(0)
-            bare, eps_bare, frames = run_steps(env, args.steps, lambda obs: env.action_space.sample(), seed=1)
-            t0 = time.perf_counter()
-            for f in frames:
-                agent.act(f)
-            agent_rate = len(frames) / (time.perf_counter() - t0)
-            agent.reset()
-
-            def act(obs):
-                return agent.act(obs)
-            both, eps_both, _ = run_steps(env, args.steps, act, seed=1)
+            lock_step(games, 5, None, seed=0)  # warm up (first tracks, Doom init)
+            for i, env in enumerate(games):
+                env.action_space.seed(i)
+            for mode, act in ways.items():
+                rate, env_s, act_s, _ = lock_step(games, args.steps, act, seed=1)
+                n = args.steps * args.envs
+                agent = "-" if act is None else f"{act_s / n * 1e6:14.0f}"
+                share = "-" if act is None else f"{100 * act_s / env_s:9.0f}%"
+                print(f"{game:10s} {mode:8s} {rate:12.0f} {env_s / n * 1e6:12.0f} {agent:>14s} {share:>10s}", flush=True)
         finally:
-            env.close()
-        print(f"{game:10s} {bare:12.0f} {agent_rate:13.0f} {both:18.0f} {bare / both:8.1f}x"
-              f"   (episodes: {eps_bare} bare, {eps_both} with agent)")
+            for env in games:
+                env.close()
     print(f"float32 matmul 1024x1024: {matmul_gflops():.1f} GFLOP/s")
 
 

@@ -134,6 +134,6 @@ def test_controller_training_alone_ends_episodes_early():
     import importlib
     stage = importlib.import_module("05_train_controller")
     cfg = config.load(["carracing", "tiny"], ["env.no_progress_steps=7"])
-    assert stage.game(cfg, True).no_progress_steps == 7
-    assert stage.game(cfg, False).no_progress_steps == 0
+    assert stage.games(cfg, True, 1)[0].no_progress_steps == 7
+    assert stage.games(cfg, False, 1)[0].no_progress_steps == 0
     assert stage.Rollouts(cfg, "real", training=True).training and not stage.Rollouts(cfg, "real").training

@@ -245,3 +245,21 @@ def test_controller_inputs_z_in_the_real_game(models, tmp_path):
     assert len(json.load(open(f"{res}/eval_real.json"))["scores"]) == 1
     code, out = run("carracing", root, *small, "--eval", "--redo", check=False)  # the default inputs: zh
     assert code != 0 and "best.npz: a controller with inputs=z" in out and "controller.inputs=z" in out
+
+
+def test_carracing_real_game_same_history_and_eval_in_1_and_3_processes(models, tmp_path):
+    """The real game's determinism through the stage: a candidate's 3 trials play in lock-step with
+    one batched agent, so 1 process (all candidates in one task) and mpiexec -n 3 (tasks of one)
+    give the same history; --eval (12 episodes: blocks of 10 and 2) the same scores."""
+    roots = {n: fresh_root(models, tmp_path, f"n{n}", files=("world_model.npz",), games=["carracing"]) for n in (1, 3)}
+    small = ["env.max_steps=30", "controller.max_steps=30", "controller.trials=3", "controller.eval_episodes=3",
+             "controller.real_eval_episodes=12"]
+    run("carracing", roots[1], *small)
+    run("carracing", roots[3], *small, "controller.chunk=1", mpi=3)
+    h = history(roots[1], "carracing")
+    assert h == history(roots[3], "carracing")
+    assert len(h["generations"]) == 2 and len({g["mean"] for g in h["generations"]}) == 2
+    run("carracing", roots[1], *small, "--eval")
+    run("carracing", roots[3], *small, "--eval", mpi=3)
+    scores = [json.load(open(f"{roots[n]}/results/carracing-tiny/controller/eval_real.json"))["scores"] for n in (1, 3)]
+    assert scores[0] == scores[1] and len(scores[0]) == 12 and len(set(scores[0])) == 12
