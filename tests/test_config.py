@@ -78,6 +78,7 @@ def test_rollouts_dir_is_shared_or_the_runs_own():
     assert config.load(["carracing"]).data.rollouts_dir == ""
 
 
+@pytest.mark.slow  # runs the stage scripts
 def test_stage_reports_config_errors_in_one_line():
     import subprocess
     import sys

@@ -151,6 +151,7 @@ def test_draws_from_numpys_global_rng_during_evaluation_do_not_change_the_search
     np.testing.assert_array_equal(a["es"].mean, b["es"].mean)
 
 
+@pytest.mark.slow  # real mpiexec
 def test_same_seed_same_history_for_any_number_of_processes(toy, tmp_path):
     outs = {}
     for n in (1, 2, 3):
@@ -164,6 +165,7 @@ def test_same_seed_same_history_for_any_number_of_processes(toy, tmp_path):
         np.testing.assert_array_equal(np.load(f"{outs[n]}/best.npz")["params"], np.load(f"{outs[1]}/best.npz")["params"])
 
 
+@pytest.mark.slow  # real mpiexec
 @pytest.mark.parametrize("n", [1, 2])
 def test_resume_after_sigkill_gives_the_uninterrupted_result(toy, tmp_path, n):
     gens = 25
@@ -196,6 +198,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(toy, tmp_path, n):
     np.testing.assert_array_equal(np.load(f"{out}/mean.npz")["params"], np.load(f"{ref}/mean.npz")["params"])
 
 
+@pytest.mark.slow  # real mpiexec
 @pytest.mark.parametrize("fail", ["raise", "die"])
 def test_a_failing_worker_ends_the_run_non_zero(toy, tmp_path, fail):
     t0 = time.time()
@@ -219,6 +222,7 @@ def cluster_hostfile(tmp_path, slots):
     return str(path)
 
 
+@pytest.mark.slow  # real mpiexec
 def test_a_hung_worker_ends_the_run_by_the_deadline_then_it_resumes(toy, tmp_path):
     """A worker that hangs (alive, silent) in generation 3: the run ends non-zero once the task has run
     for task_timeout seconds, naming the worker and the task; the same command then resumes from
