@@ -27,7 +27,7 @@ REQUIREMENTS ?= requirements.txt
 	.venv/bin/pip install -r $(REQUIREMENTS)
 	touch $@
 
-# Runs stage "$@" and appends its wall time to results/<run>/timings.tsv.
+# `stage LOG CMD...` runs CMD and appends its wall time to LOG (results/<run>/timings.tsv, not committed).
 STAGE = stage() { log=$$1; shift; t0=$$(date +%s); "$$@"; t1=$$(date +%s); mkdir -p $$(dirname $$log); \
           printf '%s\t%s\t%ss\n' "$$(date -u +%FT%TZ)" "$$(echo $$* | sed 's|.venv/bin/||g')" $$((t1-t0)) >> $$log; }
 

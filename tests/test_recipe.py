@@ -44,8 +44,8 @@ def test_make_doom_runs_the_recipe_chain(tmp_path):
     mu = {run: wm[run].encode(frames)[0] for run in wm}
     np.testing.assert_array_equal(mu["doom-m500"], mu["doom-10k"])
     np.testing.assert_array_equal(mu["doom"], mu["doom-10k"])
-    # M was warm-started: phase 5's M differs from phase 4's but starts from it (its first loss is
-    # below a fresh M's first loss in phase 1)
+    # M was warm-started along the chain: phase 5's first loss is below the first loss of the fresh M
+    # of phase 1
     first = {run: json.load(open(res / run / "rnn_history.json"))["history"][0]["loss"] for run in ("doom-10k", "doom")}
     assert first["doom"] < first["doom-10k"], first
     # the controller row, its own resolved config, the real-game score and stage 06's table
