@@ -19,7 +19,8 @@ M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dre
 --eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
 (cfg.seed * 1_000_000 + i, stage 01), played in lock-step blocks of EVAL_BLOCK episodes by
-index. For Doom the same controller's dream score over as many dream rollouts is written too
+index. CarRacing's --eval always plays gymnasium's own CarRacing-v3 (env.fast_render and
+env.no_progress_steps only shape training). For Doom the same controller's dream score over as many dream rollouts is written too
 (the paper's "virtual score" beside the "actual score").
 
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
@@ -33,7 +34,7 @@ naming the worker; re-run the command to resume.
 
 Evaluation files are named by what differs from the controller's own config ({out}/config.yaml,
 written by training; for older runs without one, the run's config.yaml for the seed and env keys):
-eval_real.json (eval_dream.json, eval_random.json) with the same seed, env.* and
+eval_real.json (eval_dream.json, eval_random.json) with the same seed, env.* (but those two) and
 controller.{real_eval_episodes, temperature, max_steps}; otherwise each differing key is appended,
 e.g. `--eval seed=4242` writes eval_real-seed4242.json beside the shipped record. An existing file of
 the same settings, controller and world model is kept (done already); --redo evaluates it again.
@@ -295,7 +296,19 @@ def eval_suffix(cfg, p):
     keys = EVAL_KEYS if ref == own else ("seed",)
     diff = config.differences(ref, cfg)
     return "".join(f"-{k.replace('controller.', '').replace('.', '_')}{new}" for k, (_, new) in diff.items()
-                   if k in keys or k.startswith("env."))
+                   if k in keys or (k.startswith("env.") and k not in EVAL_IGNORES))
+
+
+# env keys that cannot change a --eval score: it always plays whole episodes of the stock game
+EVAL_IGNORES = ("env.fast_render", "env.no_progress_steps")
+
+
+def judge(cfg):
+    """The config --eval plays: CarRacing on gymnasium's own CarRacing-v3 (env.fast_render=false),
+    the judge of every reported score; the fast env, bit-identical to it, only trains."""
+    cfg = config.Config(cfg.to_dict())
+    cfg.env["fast_render"] = False
+    return cfg
 
 
 def evaluate(cfg, args, executor):
@@ -304,7 +317,7 @@ def evaluate(cfg, args, executor):
     n = c.real_eval_episodes
     seeds = EVAL_SEED + cfg.seed * 10_000 + np.arange(n)
     if args.random:
-        fn, params_path, params = Rollouts(cfg, "real", "random", cfg.env.max_steps, blocks=True), None, np.zeros(1)
+        fn, params_path, params = Rollouts(judge(cfg), "real", "random", cfg.env.max_steps, blocks=True), None, np.zeros(1)
         out_name = "eval_random"
     else:
         wm, controller = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
@@ -317,7 +330,7 @@ def evaluate(cfg, args, executor):
             params = controller.load(params_path)
         except ValueError as e:
             raise rollouts.DataError(str(e)) from None
-        fn = Rollouts(cfg, "real", "controller", cfg.env.max_steps, blocks=True)
+        fn = Rollouts(judge(cfg), "real", "controller", cfg.env.max_steps, blocks=True)
         same = os.path.abspath(params_path) == os.path.abspath(default)
         out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
     out_name += eval_suffix(cfg, p)
@@ -328,7 +341,8 @@ def evaluate(cfg, args, executor):
     sha = hashlib.sha1(np.asarray(params, np.float64).tobytes()).hexdigest()
     info = dict(policy="random" if args.random else "controller", params=params_path, params_sha1=sha,
                 world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),
-                max_steps=cfg.env.max_steps, config=cfg.name)
+                max_steps=cfg.env.max_steps, config=cfg.name,
+                env="gymnasium CarRacing-v3" if cfg.experiment == "carracing" else "ViZDoom take_cover")
     if os.path.exists(out_path) and not (args.redo or args.check):
         with open(out_path) as f:
             old = json.load(f)

@@ -40,6 +40,15 @@ ORIG_DOOM_MEAN_SOLUTION = (
     819.5, 813.3, 800.7, 806.5, 829.8, 840.6, 852.3, 870.2, 880.0, 842.9, 868.1, 838.3, 865.5, 862.7,
     824.0, 879.7, 917.5, 860.5, 919.2, 877.2, 907.5, 879.3, 904.8, 883.8, 878.7, 905.6)
 
+# The authors' own CarRacing run in the real game, CMA-ES 64 x 16 on 64 cores (orig
+# carracing/log/carracing.cma.16.64.hist.json and .hist_best.json): the population's mean fitness,
+# and the mean solution's score over 1,024 episodes (scored every 25 generations), at a few generations.
+ORIG_CARRACING_POPULATION = ((10, 25, 50, 100, 200), (308, 668, 767, 799, 823))
+ORIG_CARRACING_MEAN_SOLUTION = ((25, 50, 100, 200, 500, 1000, 1800), (823, 867, 867, 880, 891, 892, 900.5))
+# CarRacing's table rows: controller.inputs -> the paper's row name
+CARRACING_ROWS = (("z", "V model only"), ("z_hidden", "V model with hidden layer"),
+                  ("zh", "Full world model (V + M + C)"))
+
 
 def fmt(d):
     return "—" if not d else f"{d['mean']:.0f} ± {d['std']:.0f}"
@@ -49,8 +58,8 @@ def fmt_n(d):
     return "—" if not d else f"{fmt(d)} (n={d['episodes']})"
 
 
-def plot_scores(history, path, title, reference=None):
-    """reference: (generations, scores, label) drawn up to our last generation, or None."""
+def plot_scores(history, path, title, references=()):
+    """references: (generations, scores, label) series drawn up to our last generation."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -64,11 +73,10 @@ def plot_scores(history, path, title, reference=None):
     if evals:
         ax.errorbar([e["generation"] for e in evals], [e["mean"] for e in evals], [e["std"] for e in evals],
                     fmt="o", color="k", capsize=3, label="mean solution, evaluated")
-    if reference and g:
-        ref_g, ref_s, label = reference
-        keep = [i for i, x in enumerate(ref_g) if x <= g[-1]]
+    for (ref_g, ref_s, label), style in zip(references, ("s--", "^:")):
+        keep = [i for i, x in enumerate(ref_g) if g and x <= g[-1]]
         if keep:
-            ax.plot([ref_g[i] for i in keep], [ref_s[i] for i in keep], "s--", color="gray", ms=3, label=label)
+            ax.plot([ref_g[i] for i in keep], [ref_s[i] for i in keep], style, color="gray", ms=3, label=label)
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness (mean reward over trials)")
     ax.set_title(title)
@@ -144,6 +152,59 @@ def temperature_runs(run_dir, named=None):
     return runs
 
 
+def input_rows(run_dir, named=None):
+    """CarRacing: every controller folder in run_dir trained in the real game -> {inputs: row};
+    for an input form found in several folders, the one the command names, else the one scored
+    in the real game with the most generations (as temperature_runs)."""
+    rows = {}
+    for name in sorted(os.listdir(run_dir)):
+        folder = os.path.join(run_dir, name)
+        h = fileio.read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
+        if not h or h.get("meta", {}).get("mode") != "real":
+            continue
+        row = {"dir": name, "generations": len(h["generations"]), "history": h,
+               "actual": fileio.read_json(os.path.join(folder, "eval_real.json"), required=False)}
+        inputs = h["meta"].get("inputs", "zh")
+        old = rows.get(inputs)
+        if old is None or (name == named, row["actual"] is not None, row["generations"]) > (
+                old["dir"] == named, old["actual"] is not None, old["generations"]):
+            rows[inputs] = row
+    return rows
+
+
+def plot_rows(rows, path):
+    """CarRacing: each row's CMA-ES curve (population mean; the mean solution's evaluations) beside
+    the authors' full-world-model run."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    last = 1
+    for i, (inputs, label) in enumerate(CARRACING_ROWS):
+        r = rows.get(inputs)
+        if not r:
+            continue
+        gens, evals = r["history"]["generations"], r["history"].get("evaluations", [])
+        last = max(last, len(gens))
+        ax.plot([h["generation"] for h in gens], [h["mean"] for h in gens], f"C{i}-", lw=0.8,
+                label=f"{label}: population mean")
+        if evals:
+            ax.errorbar([e["generation"] for e in evals], [e["mean"] for e in evals], [e["std"] for e in evals],
+                        fmt=f"C{i}o", capsize=2, ms=4, label=f"{label}: mean solution")
+    for (ref_g, ref_s), style, label in ((ORIG_CARRACING_POPULATION, "s--", "authors (64 x 16): population mean"),
+                                         (ORIG_CARRACING_MEAN_SOLUTION, "^:", "authors: mean solution")):
+        keep = [k for k, x in enumerate(ref_g) if x <= max(last, 50)]
+        ax.plot([ref_g[k] for k in keep], [ref_s[k] for k in keep], style, color="gray", ms=4, label=label)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("reward (mean over trials)")
+    ax.set_title("CarRacing: CMA-ES in the real game, per controller form")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_temperatures(runs, path):
     """Virtual (dream) and actual (real game) score against tau: ours beside the paper's."""
     import matplotlib
@@ -175,7 +236,7 @@ def plot_temperatures(runs, path):
     plt.close(fig)
 
 
-def results_table(cfg, history, real, random, dream_score, gens, runs=None):
+def results_table(cfg, history, real, random, dream_score, gens, runs=None, rows=None):
     exp = cfg.experiment
 
     def epochs(stage):  # a warm start's epochs come on top of the model it started from
@@ -193,6 +254,17 @@ def results_table(cfg, history, real, random, dream_score, gens, runs=None):
              "", "| Method | Score (mean ± std) | Episodes |", "|---|---|---|"]
     for name, score in PAPER[exp]:
         lines.append(f"| Paper: {name} | {score} | 100 |")
+    if rows:
+        paper = dict(PAPER[exp])
+        lines += ["", "The paper's CarRacing table and ours (one shared V and M; C evolved in the real game; "
+                  "scores over 100 episodes of gymnasium's CarRacing-v3; n: episodes):", "",
+                  "| Controller | `controller.inputs` | Paper | Ours | Ours: generations (folder) |",
+                  "|---|---|---|---|---|", f"| random policy | — | — | {fmt_n(random)} | — |"]
+        for inputs, name in CARRACING_ROWS:
+            r = rows.get(inputs)
+            gen = f"{r['generations']} ({r['dir']})" if r else "not run"
+            lines.append(f"| {name} | `{inputs}` | {paper[name]} | {fmt_n(r and r['actual'])} | {gen} |")
+        return "\n".join(lines) + "\n"
     if random:
         lines.append(f"| **Ours: random policy** | {fmt(random)} | {len(random['scores'])} |")
     lines.append(f"| **Ours: V + M + C** (real game) | {fmt(real)} | {len(real['scores']) if real else 0} |")
@@ -223,7 +295,8 @@ def main():
     real = fileio.read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
     random = fileio.read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
     runs = temperature_runs(run_dir, cfg.controller.dir) if cfg.experiment == "doom" else {}
-    for r in runs.values():  # the random policy does not depend on the controller folder
+    rows = input_rows(run_dir, cfg.controller.dir) if cfg.experiment == "carracing" else {}
+    for r in list(runs.values()) + list(rows.values()):  # the random policy does not depend on the controller folder
         random = random or fileio.read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
     dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
     fileio.check_writable(run_dir, fig_dir)
@@ -233,12 +306,15 @@ def main():
     init = fileio.load_npz(os.path.join(run_dir, "initial_z.npz"), ["mu", "logvar"])
 
     meta = history.get("meta", {})
-    reference = None
+    references = []
     if cfg.experiment == "doom" and meta.get("mode") == "dream" and abs(meta.get("temperature", 0) - 1.15) < 1e-6:
-        reference = ([25 * (i + 1) for i in range(len(ORIG_DOOM_MEAN_SOLUTION))], ORIG_DOOM_MEAN_SOLUTION,
-                     "authors' run: mean solution (orig log)")
+        references = [([25 * (i + 1) for i in range(len(ORIG_DOOM_MEAN_SOLUTION))], ORIG_DOOM_MEAN_SOLUTION,
+                       "authors' run: mean solution (orig log)")]
+    if cfg.experiment == "carracing" and meta.get("mode") == "real" and meta.get("inputs", "zh") == "zh":
+        references = [ORIG_CARRACING_POPULATION + ("authors' run (64 x 16): population mean",),
+                      ORIG_CARRACING_MEAN_SOLUTION + ("authors' run: mean solution",)]
     plot_scores(history, os.path.join(fig_dir, "controller_scores.png"),
-                f"CMA-ES on {cfg.name} ({cfg.controller.mode})", reference)
+                f"CMA-ES on {cfg.name} ({cfg.controller.mode})", references)
     max_frames = min(cfg.controller.max_steps, 400)
     frames, real_total = real_episode(cfg, wm, params, seed=10_000_000, max_frames=max_frames)
     save_gif(frames, os.path.join(fig_dir, "real_episode.gif"))
@@ -248,7 +324,9 @@ def main():
     gens = len(history["generations"])
     if runs:
         plot_temperatures(runs, os.path.join(fig_dir, "temperature.png"))
-    table = results_table(cfg, history, real, random, dream_score, gens, runs)
+    if rows:
+        plot_rows(rows, os.path.join(fig_dir, "controller_rows.png"))
+    table = results_table(cfg, history, real, random, dream_score, gens, runs, rows)
     fileio.atomic_write(os.path.join(run_dir, "results.md"), lambda f: f.write(table), mode="w")
     metrics = {"name": cfg.name, "generations": gens, "real": real and {k: real[k] for k in ("mean", "std")},
                "random": random and {k: random[k] for k in ("mean", "std")},
@@ -257,7 +335,10 @@ def main():
                "temperatures": {str(t): {"dir": r["dir"], "generations": r["generations"],
                                          "virtual": r["virtual"] and {k: r["virtual"][k] for k in ("mean", "std")},
                                          "actual": r["actual"] and {k: r["actual"][k] for k in ("mean", "std")}}
-                                for t, r in sorted(runs.items())}}
+                                for t, r in sorted(runs.items())},
+               "rows": {k: {"dir": r["dir"], "generations": r["generations"],
+                            "actual": r["actual"] and {k2: r["actual"][k2] for k2 in ("mean", "std")}}
+                        for k, r in sorted(rows.items())}}
     fileio.write_json(os.path.join(run_dir, "metrics.json"), metrics)
     print(table)
     print(f"[{STAGE}] wrote {run_dir}/results.md, metrics.json and figures/ "

@@ -137,3 +137,21 @@ def test_controller_training_alone_ends_episodes_early():
     assert stage.games(cfg, True, 1)[0].no_progress_steps == 7
     assert stage.games(cfg, False, 1)[0].no_progress_steps == 0
     assert stage.Rollouts(cfg, "real", training=True).training and not stage.Rollouts(cfg, "real").training
+
+
+def test_eval_plays_the_stock_game_and_names_files_as_the_controller_trained(tmp_path):
+    """--eval judges on gymnasium's own CarRacing-v3, whatever env.fast_render says, so neither that
+    key nor the training-only early end renames an evaluation file."""
+    import importlib
+    stage = importlib.import_module("05_train_controller")
+    cfg = config.load(["carracing", "tiny"], [f"results_root={tmp_path}", "env.no_progress_steps=50"])
+    judged = stage.judge(cfg)
+    assert judged.env.fast_render is False and cfg.env.fast_render is True  # cfg itself is untouched
+    env = stage.games(judged, False, 1)[0]
+    assert not isinstance(env.env, fast_carracing.FastCarRacing) and env.no_progress_steps == 0
+    p = stage.paths(cfg)
+    config.save(cfg, p["out"], "test")
+    for moved in (["env.fast_render=false"], ["env.no_progress_steps=0"]):
+        assert stage.eval_suffix(config.load(["carracing", "tiny"], [f"results_root={tmp_path}", *moved]), p) == ""
+    assert stage.eval_suffix(config.load(["carracing", "tiny"], [f"results_root={tmp_path}", "env.max_steps=500"]),
+                             p) == "-env_max_steps500"

@@ -48,3 +48,33 @@ def test_each_temperature_is_the_named_folder_else_the_longest_scored_run(tmp_pa
     runs = plot.temperature_runs(str(tmp_path), named="tau1.15")
     assert runs[1.15]["dir"] == "tau1.15" and runs[1.15]["generations"] == 50 and runs[1.3]["dir"] == "tau1.30"
     assert sorted(runs) == [1.15, 1.3]
+
+
+def real_controller(run_dir, name, inputs, generations, mean=None):
+    folder = run_dir / name
+    folder.mkdir()
+    meta = {"mode": "real", **({"inputs": inputs} if inputs != "zh" else {})}  # zh runs do not store the key
+    gens = [{"generation": g + 1, "mean": 10.0 * g, "best": 20.0 * g, "worst": 0.0} for g in range(generations)]
+    (folder / "history.json").write_text(json.dumps({"meta": meta, "generations": gens, "evaluations": [
+        {"generation": generations, "mean": 5.0 * generations, "std": 1.0, "episodes": 8}]}))
+    if mean is not None:
+        (folder / "eval_real.json").write_text(json.dumps({"mean": mean, "std": 10.0, "episodes": 100}))
+
+
+def test_carracing_rows_are_one_folder_per_controller_form(tmp_path):
+    real_controller(tmp_path, "zh", "zh", 30, mean=870.0)
+    real_controller(tmp_path, "zh-unscored", "zh", 60)
+    real_controller(tmp_path, "z", "z", 20, mean=600.0)
+    controller(tmp_path, "tau1.15", 1.15, 50)  # a dream run is not a row of this table
+    rows = plot.input_rows(str(tmp_path))
+    assert sorted(rows) == ["z", "zh"] and rows["zh"]["dir"] == "zh" and rows["z"]["generations"] == 20
+    assert plot.input_rows(str(tmp_path), named="zh-unscored")["zh"]["dir"] == "zh-unscored"
+    cfg = config.from_args(config.parser("x").parse_args(["--config", "carracing", "tiny"]))
+    random = {"mean": -30.0, "std": 5.0, "episodes": 100, "scores": [-30.0] * 100}
+    lines = plot.results_table(cfg, None, None, random, None, 30, rows=rows).splitlines()
+    assert "| Full world model (V + M + C) | `zh` | 906 ± 21 | 870 ± 10 (n=100) | 30 (zh) |" in lines
+    assert "| V model only | `z` | 632 ± 251 | 600 ± 10 (n=100) | 20 (z) |" in lines
+    assert "| V model with hidden layer | `z_hidden` | 788 ± 141 | — | not run |" in lines
+    assert "| random policy | — | — | -30 ± 5 (n=100) | — |" in lines
+    plot.plot_rows(rows, str(tmp_path / "rows.png"))
+    assert (tmp_path / "rows.png").stat().st_size > 10_000

@@ -58,3 +58,29 @@ def test_make_doom_runs_the_recipe_chain(tmp_path):
     again = subprocess.run(["make", "-s", "doom", "NP=1", "TAUS=1.15", f"EXTRA={extra}"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "V and M are not trained again" in again.stdout, again.stdout[-2000:]
+
+
+def test_make_carracing_runs_each_row_of_the_table(tmp_path):
+    """`make carracing` at tiny scale: one V and M, then a controller per row (two of the three
+    here), each scored on the stock game, the random policy, and 06's table of the rows."""
+    res, data = tmp_path / "results", tmp_path / "data"
+    extra = f"tiny results_root={res} data_root={data}"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    cmd = ["make", "-s", "carracing", "NP=1", "ROWS=zh z", f"EXTRA={extra}"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    run = res / "carracing-tiny"
+    for row, meta_inputs in (("zh", None), ("z", "z")):
+        h = json.load(open(run / row / "history.json"))
+        assert h["meta"].get("inputs") == meta_inputs and len(h["generations"]) == 2
+        scored = json.load(open(run / row / "eval_real.json"))
+        assert scored["episodes"] == 2 and scored["env"] == "gymnasium CarRacing-v3"
+    table = (run / "results.md").read_text()
+    assert "| Full world model (V + M + C) | `zh` | 906 ± 21 |" in table and "2 (zh) |" in table
+    assert "| V model only | `z` | 632 ± 251 |" in table and "2 (z) |" in table
+    assert "| V model with hidden layer | `z_hidden` | 788 ± 141 | — | not run |" in table
+    assert (run / "figures" / "controller_rows.png").exists()
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "V and M are not trained again" in again.stdout, again.stdout[-2000:]
+    assert "done already" in again.stdout
