@@ -84,3 +84,36 @@ def test_make_carracing_runs_each_row_of_the_table(tmp_path):
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "V and M are not trained again" in again.stdout, again.stdout[-2000:]
     assert "done already" in again.stdout
+
+
+def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
+    """tools/iterate.py at tiny scale on the real Doom: a base run (round 0), then one round whose
+    rollouts are played by round 0's agent, whose V is round 0's exactly and whose M continues
+    round 0's; its score is logged; the same command again trains nothing."""
+    import npmodels
+    res, data = tmp_path / "results", tmp_path / "data"
+    c = ["--config", "doom", "tiny", f"results_root={res}", f"data_root={data}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    py = os.path.join(ROOT, ".venv", "bin", "python")
+    for stage in ("01_generate_data.py", "02_train_vae.py", "03_generate_rnn_data.py", "04_train_rnn.py",
+                  "05_train_controller.py"):
+        proc = subprocess.run([py, stage, *c], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    cmd = [py, "tools/iterate.py", *c, "--rounds", "1", "--episodes", "2", "--rnn-epochs", "1", "--np", "1"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    base, round1 = res / "doom-tiny", res / "doom-tiny-round1"
+    assert sorted(os.listdir(data / "doom-tiny" / "rollouts")) == [f"ep_{i:08d}.npz" for i in range(6)]
+    saved = yaml.safe_load(open(round1 / "config.yaml"))
+    assert saved["data"]["agent"] == str(base / "controller" / "best.npz") and saved["data"]["agent_from"] == 4
+    wm0, wm1 = (npmodels.WorldModel.load(str(r / "world_model.npz")) for r in (base, round1))
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(wm0.encode(frames)[0], wm1.encode(frames)[0])  # V kept
+    assert not np.array_equal(wm0._lstm_w, wm1._lstm_w)  # M trained on
+    rounds = json.load(open(res / "doom-tiny-rounds.json"))["rounds"]
+    assert [r["run"] for r in rounds] == ["doom-tiny", "doom-tiny-round1"] and rounds[1]["episodes_so_far"] == 6
+    assert rounds[1]["real"]["episodes"] == 2 and rounds[1]["dream"]["episodes"] == 2
+    assert "| 1 | doom-tiny-round1 | 6 |" in proc.stdout
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout.count("done already") >= 5, again.stdout[-3000:]
+    assert "finished already: generation 2 of 2" in again.stdout and rounds[0]["real"]["episodes"] == 2

@@ -1,0 +1,132 @@
+"""Iterative training (paper section 5) as one command, for either game: R rounds, each one
+
+  1. collects `--episodes` more rollouts played by the last round's agent (C on its V and M, with
+     data.agent_explore random actions for exploration) into the base run's rollouts folder,
+  2. trains V on (`--train-vae`) or keeps it, encodes all rollouts so far, and trains the last
+     round's M on all of them for `--rnn-epochs` more epochs,
+  3. trains a new C (in the dream or the real game, as the config says) and scores it over
+     controller.real_eval_episodes real episodes.
+
+    python tools/iterate.py --config doom cpu --rounds 3 --episodes 1000 --rnn-epochs 4
+    python tools/iterate.py --config carracing cpu --rounds 2 --episodes 500 --np 3
+
+Round 0 is the run the config names (e.g. results/doom): its world model and its controller
+(controller.dir) must exist, with the random-policy rollouts it was trained on. Round r is the run
+`{name}-round{r}` (results/doom-round1, ...); it is made by the stage scripts with overrides, so each
+round has its own resolved config.yaml, and the stages' own resume makes the whole command
+resumable: run it again after a kill and finished steps are skipped. Each round's score is added to
+{results_root}/{name}-rounds.json and printed as a table (round, episodes so far, real score,
+the dream's score of the same C where the game has one).
+
+Ours, not the paper's: the number of episodes per round, M's epochs per round (warm-started from
+the last round's M, not retrained from scratch) and C trained from scratch each round.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import config  # noqa: E402
+import fileio  # noqa: E402
+
+STAGE = "iterate"
+
+
+def base_overrides(base, r, args):
+    """The dotted overrides that make round r >= 1 from the base config (round 0)."""
+    prev_run = os.path.join(base.results_root, base.name if r == 1 else f"{base.name}-round{r - 1}")
+    random_episodes = base.data.episodes
+    return list(args.overrides) + [
+        f"name={base.name}-round{r}",
+        f"data.rollouts_dir={config.rollouts_dir(base)}",
+        f"data.episodes={random_episodes + r * args.episodes}",
+        f"data.agent={os.path.join(prev_run, base.controller.dir, 'best.npz')}",
+        f"data.agent_from={random_episodes + (r - 1) * args.episodes}",
+        f"vae.epochs={args.vae_epochs if args.train_vae else 0}",
+        f"vae.init_from={os.path.join(prev_run, 'world_model.npz')}",
+        f"rnn.epochs={args.rnn_epochs}",
+        f"rnn.init_from={os.path.join(prev_run, 'world_model.npz')}",
+    ]
+
+
+def run(cmd, log):
+    print(f"[{STAGE}] $ {' '.join(cmd)}", flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"[{STAGE}] error: {' '.join(cmd[1:3])} failed (exit {proc.returncode}); "
+                         f"fix it and run the same command again to resume (log so far: {log})")
+
+
+def round_score(cfg):
+    folder = os.path.join(config.run_dir(cfg), cfg.controller.dir)
+    real = fileio.read_json(os.path.join(folder, "eval_real.json"), required=False)
+    dream = fileio.read_json(os.path.join(folder, "eval_dream.json"), required=False)
+    pick = ("mean", "std", "episodes")
+    return {"run": cfg.name, "episodes_so_far": cfg.data.episodes, "agent": cfg.data.agent or None,
+            "real": real and {k: real[k] for k in pick}, "dream": dream and {k: dream[k] for k in pick}}
+
+
+def table(rows):
+    def fmt(d):
+        return "—" if not d else f"{d['mean']:.0f} ± {d['std']:.0f} (n={d['episodes']})"
+    lines = ["| round | run | rollouts so far | real score | dream score |", "|---|---|---|---|---|"]
+    lines += [f"| {i} | {r['run']} | {r['episodes_so_far']} | {fmt(r['real'])} | {fmt(r['dream'])} |"
+              for i, r in enumerate(rows)]
+    return "\n".join(lines)
+
+
+def main():
+    p = config.parser(__doc__)
+    p.add_argument("--rounds", type=int, required=True, help="rounds after the base run (>= 1)")
+    p.add_argument("--episodes", type=int, default=1000, help="agent rollouts added per round")
+    p.add_argument("--rnn-epochs", type=int, default=4, help="M's epochs per round, on all rollouts so far")
+    p.add_argument("--train-vae", action="store_true", help="train V on too (default: keep the base run's V)")
+    p.add_argument("--vae-epochs", type=int, default=1, help="with --train-vae: V's epochs per round")
+    p.add_argument("--np", type=int, default=3, help="MPI processes for stage 05 (1 = no MPI)")
+    args = p.parse_args()
+    if args.rounds < 1 or args.episodes < 1 or args.rnn_epochs < 0:
+        p.error("--rounds and --episodes must be >= 1, --rnn-epochs >= 0")
+    args.overrides = [n for n in args.config if "=" in n] + list(args.overrides)
+    names = [n for n in args.config if "=" not in n]
+    try:
+        base = config.load(names, args.overrides)
+    except config.ConfigError as e:
+        raise SystemExit(f"config error: {e}")
+    if base.data.agent:
+        raise SystemExit(f"[{STAGE}] error: the base run must be trained on random rollouts (data.agent is "
+                         f"{base.data.agent!r}); give the config of round 0")
+    first = os.path.join(config.run_dir(base), base.controller.dir, "best.npz")
+    for path in (os.path.join(config.run_dir(base), "world_model.npz"), first):
+        if not os.path.exists(path):
+            raise SystemExit(f"[{STAGE}] error: {path} not found: train the base run first "
+                             f"(stages 01-05 with --config {' '.join(names)})")
+    py = sys.executable
+    mpi = [os.path.join(os.path.dirname(py), "mpiexec"), "-n", str(args.np)] if args.np > 1 else []
+    summary = os.path.join(base.results_root, f"{base.name}-rounds.json")
+    run([*mpi, py, "05_train_controller.py", "--config", *names, *args.overrides, "--eval"], summary)  # round 0
+    rows = [round_score(base)]
+    for r in range(1, args.rounds + 1):
+        over = base_overrides(base, r, args)
+        cfg = config.load(names, over)
+        c = ["--config", *names, *over]
+        print(f"[{STAGE}] round {r}/{args.rounds}: {cfg.name}, {args.episodes} agent rollouts on "
+              f"{cfg.data.agent_from} so far", flush=True)
+        run([py, "01_generate_data.py", *c], summary)
+        run([py, "02_train_vae.py", *c], summary)
+        run([py, "03_generate_rnn_data.py", *c], summary)
+        run([py, "04_train_rnn.py", *c], summary)
+        run([*mpi, py, "05_train_controller.py", *c], summary)
+        run([*mpi, py, "05_train_controller.py", *c, "--eval"], summary)
+        rows.append(round_score(cfg))
+        fileio.write_json(summary, {"base": base.name, "config": names, "overrides": args.overrides,
+                                    "episodes_per_round": args.episodes, "rnn_epochs": args.rnn_epochs,
+                                    "train_vae": args.train_vae, "rounds": rows})
+    print(table(rows))
+    print(f"[{STAGE}] wrote {summary}")
+
+
+if __name__ == "__main__":
+    main()
