@@ -58,6 +58,18 @@ def fmt_n(d):
     return "—" if not d else f"{fmt(d)} (n={d['episodes']})"
 
 
+def references(experiment, meta):
+    """The authors' logged run to draw beside a controller's curve (history.json's meta), where it
+    is the same experiment: Doom in the dream at tau = 1.15, CarRacing's full world model."""
+    if experiment == "doom" and meta.get("mode") == "dream" and abs(meta.get("temperature", 0) - 1.15) < 1e-6:
+        return [([25 * (i + 1) for i in range(len(ORIG_DOOM_MEAN_SOLUTION))], ORIG_DOOM_MEAN_SOLUTION,
+                 "authors' run: mean solution (orig log)")]
+    if experiment == "carracing" and meta.get("mode") == "real" and meta.get("inputs", "zh") == "zh":
+        return [ORIG_CARRACING_POPULATION + ("authors' run (64 x 16): population mean",),
+                ORIG_CARRACING_MEAN_SOLUTION + ("authors' run: mean solution",)]
+    return []
+
+
 def plot_scores(history, path, title, references=()):
     """references: (generations, scores, label) series drawn up to our last generation."""
     import matplotlib
@@ -306,15 +318,8 @@ def main():
     init = fileio.load_npz(os.path.join(run_dir, "initial_z.npz"), ["mu", "logvar"])
 
     meta = history.get("meta", {})
-    references = []
-    if cfg.experiment == "doom" and meta.get("mode") == "dream" and abs(meta.get("temperature", 0) - 1.15) < 1e-6:
-        references = [([25 * (i + 1) for i in range(len(ORIG_DOOM_MEAN_SOLUTION))], ORIG_DOOM_MEAN_SOLUTION,
-                       "authors' run: mean solution (orig log)")]
-    if cfg.experiment == "carracing" and meta.get("mode") == "real" and meta.get("inputs", "zh") == "zh":
-        references = [ORIG_CARRACING_POPULATION + ("authors' run (64 x 16): population mean",),
-                      ORIG_CARRACING_MEAN_SOLUTION + ("authors' run: mean solution",)]
     plot_scores(history, os.path.join(fig_dir, "controller_scores.png"),
-                f"CMA-ES on {cfg.name} ({cfg.controller.mode})", references)
+                f"CMA-ES on {cfg.name} ({cfg.controller.mode})", references(cfg.experiment, meta))
     max_frames = min(cfg.controller.max_steps, 400)
     frames, real_total = real_episode(cfg, wm, params, seed=10_000_000, max_frames=max_frames)
     save_gif(frames, os.path.join(fig_dir, "real_episode.gif"))

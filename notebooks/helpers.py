@@ -8,12 +8,19 @@ import tempfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN = os.path.join("results", "doom")  # the shipped Doom agent, relative to ROOT
+GAMES = ("doom", "carracing")
+GAME = "doom"
+RUN = os.path.join("results", GAME)  # the shipped agent of GAME, relative to ROOT
 
 
-def setup():
-    """Run from the repository root with its modules importable; one BLAS thread (the models'
-    small matmuls are much faster so on a shared machine)."""
+def setup(game="doom"):
+    """Pick the game whose shipped agent (results/<game>/, --config <game> cpu) the notebook reads;
+    run from the repository root with its modules importable; one BLAS thread (the models' small
+    matmuls are much faster so on a shared machine)."""
+    global GAME, RUN
+    if game not in GAMES:
+        raise ValueError(f"GAME must be one of {GAMES}, got {game!r}")
+    GAME, RUN = game, os.path.join("results", game)
     os.chdir(ROOT)
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
@@ -22,9 +29,9 @@ def setup():
 
 
 def load_config(overrides=()):
-    """The shipped run's config (--config doom cpu)."""
+    """The shipped run's config (--config GAME cpu)."""
     import config
-    return config.load(["doom", "cpu"], list(overrides))
+    return config.load([GAME, "cpu"], list(overrides))
 
 
 def plot_module():
@@ -36,7 +43,8 @@ def random_episode(cfg, seed, max_steps=None):
     """One real episode played by the data-collection policy (envs.RandomPolicy, seeded).
 
     Returns frames (T, 64, 64, 3) uint8, the frame seen before each action; actions (T, A)
-    float32; terminated (True if the player died after the last action, False if capped).
+    float32; terminated (True if the game ended the episode after the last action: Doom's player
+    died, CarRacing's car left the playfield; False if capped).
     """
     import envs
     env = envs.make_env(cfg)
