@@ -6,8 +6,9 @@ As in the original doomrnn.py, all episodes are joined into one stream with a re
 flag at each episode's first frame (the flag zeroes the LSTM state; Doom's M also takes
 it as input), and the stream is cut into sequences of `rnn.seq_len` steps from a random
 offset each epoch. Teacher forcing: input [z_t, a_t, restart_t], target z_{t+1} (and
-done_t for Doom, reward_t with rnn.predict_reward); z is re-sampled from the stored mu, logvar for every batch. The z loss
-skips each episode's last step (its next frame belongs to another episode).
+done_t for Doom, reward_t with rnn.predict_reward); z is re-sampled from the stored mu,
+logvar for every batch. The z loss skips each episode's last step (its next frame belongs
+to another episode).
 
 Reads  {data_dir}/series/ep_*.npz (stage 03)
 Writes {run_dir}/rnn.weights.h5, world_model.npz (numpy V + M for the controller stage),
@@ -89,7 +90,8 @@ def main():
                                       clipvalue=rc.grad_clip)
     rnn.compile(optimizer=optimizer)
     print(f"[{STAGE}] MDN-RNN parameters: {rnn.count_params():,} ({rc.hidden} LSTM units, {rc.mixtures} "
-          f"mixtures, done head: {rc.predict_done}, reward head: {rc.predict_reward}); {len(files)} episodes, {n_steps:,} steps")
+          f"mixtures, done head: {rc.predict_done}, reward head: {rc.predict_reward}); {len(files)} episodes, "
+          f"{n_steps:,} steps")
 
     state = None if args.redo else training.load_checkpoint(ckpt_dir, rnn, optimizer)
     if state is None:

@@ -35,12 +35,13 @@ different, equally valid draw: the dream is chaotic, so another summation order 
 grows into other episodes.
 Why this holds on any CPU, whatever kernels its BLAS picks: the arithmetic a candidate's rollouts
 go through is fixed by the candidate alone. Every matmul that touches them (C, the LSTM, the MDN
-head) is a separate BLAS call over that candidate's running rows only, in trial order
-(npmodels.block_matmul; M's predicted reward is a column of the head's output): its shapes and inputs depend on its own (seed, params), never on the
-batch, so BLAS receives the identical call (only where the rows sit in memory differs, which
-OpenBLAS's results do not depend on: tests/test_npmodels.py checks both assumptions). Rows that
-end leave only their own candidate's block. The other operations are elementwise numpy (each
-element computed alone) or reductions over the mixture axis of one row.
+head, whose output holds M's predicted reward too) is a separate BLAS call over that candidate's
+running rows only, in trial order (npmodels.block_matmul): its shapes and inputs depend on its own
+(seed, params), never on the batch, so BLAS receives the identical call (only where the rows sit
+in memory differs, which OpenBLAS's results do not depend on: tests/test_npmodels.py checks both
+assumptions). Rows that end leave only their own candidate's block. The other operations are
+elementwise numpy (each element computed alone; a rollout's rewards are summed step by step) or
+reductions over the mixture axis of one row.
 No TensorFlow here.
 """
 import os
