@@ -42,7 +42,7 @@ def pipeline(request, tmp_path_factory):
 def test_carracing_in_the_dream(tmp_path):
     """CarRacing with M's reward head (rnn.predict_reward=true) and C trained in the dream
     (controller.mode=dream): 01-05 on the real game, then --eval writes the real score and the
-    dream score; the dream score is M's predicted rewards (recomputed here from the files)."""
+    dream score; the dream score is M's predicted rewards (recomputed here from the files); 06."""
     import dream
     import npmodels
     import rollouts
@@ -74,6 +74,8 @@ def test_carracing_in_the_dream(tmp_path):
     again = dream.dream_rollouts(wm, init["mu"], init["logvar"], np.tile(params, (2, 1)), 1, 1.0, 60,
                                  seed=virtual["seeds"])
     assert virtual["scores"] == again[:, 0].tolist() and real["scores"] != virtual["scores"]
+    run("06_plot_results.py", "carracing", tmp, *over)  # 06 reads the dream-trained run as it is
+    assert json.load(open(f"{res}/metrics.json"))["dream"]["mean"] == virtual["mean"]
 
 
 def test_world_model_stages(pipeline):
