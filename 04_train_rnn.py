@@ -6,8 +6,9 @@ As in the original doomrnn.py, all episodes are joined into one stream with a re
 flag at each episode's first frame (the flag zeroes the LSTM state; Doom's M also takes
 it as input), and the stream is cut into sequences of `rnn.seq_len` steps from a random
 offset each epoch. Teacher forcing: input [z_t, a_t, restart_t], target z_{t+1} (and
-done_t for Doom); z is re-sampled from the stored mu, logvar for every batch. The z loss
-skips each episode's last step (its next frame belongs to another episode).
+done_t for Doom, reward_t with rnn.predict_reward); z is re-sampled from the stored mu,
+logvar for every batch. The z loss skips each episode's last step (its next frame belongs
+to another episode).
 
 Reads  {data_dir}/series/ep_*.npz (stage 03)
 Writes {run_dir}/rnn.weights.h5, world_model.npz (numpy V + M for the controller stage),
@@ -36,7 +37,7 @@ def load_stream(files, widths):
     def episodes():
         for path in config.progress(files, desc="load series", unit="episode"):
             s = rollouts.load(path, rollouts.SERIES, widths)
-            yield s["mu"], s["logvar"], s["action"], s["done"]
+            yield s["mu"], s["logvar"], s["action"], s["reward"], s["done"]
     return training.join_episodes(episodes())
 
 
@@ -47,7 +48,8 @@ def make_batch(stream, starts, seq_len, rng):
     x = np.concatenate([z[:, :-1], stream["action"][idx[:, :-1]],
                         stream["restart"][idx[:, :-1], None].astype(np.float32)], axis=-1)
     t = idx[:, :-1]
-    return x, (z[:, 1:], stream["done"][t].astype(np.float32), stream["valid"][t].astype(np.float32))
+    return x, (z[:, 1:], stream["done"][t].astype(np.float32), stream["valid"][t].astype(np.float32),
+               stream["reward"][t])
 
 
 def main():
@@ -82,12 +84,14 @@ def main():
               f"(config asks {rc.batch_size} x {rc.seq_len})")
 
     keras.utils.set_random_seed(cfg.seed)
-    rnn = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor)
+    rnn = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor,
+                      rc.predict_reward, rc.reward_weight)
     optimizer = keras.optimizers.Adam(arch.OriginalDecay(rc.learning_rate, rc.decay_rate, rc.min_learning_rate),
                                       clipvalue=rc.grad_clip)
     rnn.compile(optimizer=optimizer)
     print(f"[{STAGE}] MDN-RNN parameters: {rnn.count_params():,} ({rc.hidden} LSTM units, {rc.mixtures} "
-          f"mixtures, done head: {rc.predict_done}); {len(files)} episodes, {n_steps:,} steps")
+          f"mixtures, done head: {rc.predict_done}, reward head: {rc.predict_reward}); {len(files)} episodes, "
+          f"{n_steps:,} steps")
 
     state = None if args.redo else training.load_checkpoint(ckpt_dir, rnn, optimizer)
     if state is None:
@@ -125,27 +129,30 @@ def main():
         training.save_checkpoint(ckpt_dir, rnn, optimizer, state)
     bar.close()
 
-    keys = ["loss", "z_loss"] + (["done_loss"] if rc.predict_done else [])
+    keys = ["loss", "z_loss"] + (["done_loss"] if rc.predict_done else []) + \
+        (["reward_loss"] if rc.predict_reward else [])
     vae = arch.ConvVAE(z_size)
     try:
         vae.load_weights(vae_path)
     except Exception as e:
         raise fileio.DataError(f"{vae_path}: cannot load VAE weights for z={z_size} ({e})") from None
-    twin = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor)
+    twin = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor,
+                       rc.predict_reward, rc.reward_weight)
     history = {"history": state["history"], "seconds": state["seconds"], "batch_size": batch_size, "seq_len": seq_len}
     training.write_outputs(marker, [
         (out_path, lambda p: training.save_weights_atomic(rnn, twin, p)),
         # ours: V's decoder is stored in float16 (it only draws pictures); what the agent uses stays float32
         (wm_path, lambda p: npmodels.save_world_model(p, cfg.experiment, z_size, action_size, rc.hidden, rc.mixtures,
                                                       rc.predict_done, vae.numpy_weights(), rnn.numpy_weights(),
-                                                      decoder_dtype="float16")),
+                                                      decoder_dtype="float16", predict_reward=rc.predict_reward)),
         (history_path, lambda p: fileio.write_json(p, history))],
         step=state["step"], epoch=state["epoch"], then=[lambda: training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
                                             f"MDN-RNN training ({cfg.name})"),
               lambda: config.save(cfg, run_dir, STAGE)])
     last = state["history"][-1]
     print(f"[{STAGE}] wrote {out_path} and {wm_path}: {state['step']} batches in {state['seconds']:.0f}s; "
-          f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f})")
+          f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f}, "
+          f"reward {last.get('reward_loss', 0.0):.3f})")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
     python 05_train_controller.py --config doom small            # Doom: C evolves in M's dream
     python 05_train_controller.py --config carracing small       # CarRacing: C evolves in the real game
+    python 05_train_controller.py --config carracing small rnn.predict_reward=true controller.mode=dream
     mpiexec -n 3 python 05_train_controller.py --config doom small          # rank 0 + 2 workers
     mpiexec -n 3 python 05_train_controller.py --config doom small --eval   # real game, shipped C
     python 05_train_controller.py --config doom small --eval --random       # random-policy baseline
     python 05_train_controller.py --config doom small --eval --params results/doom/controller/best.npz
 
 Training: controller.mode=dream runs dream.dream_rollouts (Doom: +1 per step until M predicts
-death, at controller.temperature), a whole task (controller.chunk candidates x trials) batched;
+death; CarRacing: M's predicted rewards, which needs an M trained with rnn.predict_reward; at
+controller.temperature), a whole task (controller.chunk candidates x trials) batched;
 mode=real plays the real game (envs.make_env + npmodels.Agents: V + M + C each frame), episodes
 capped at controller.max_steps; a candidate's trials play in lock-step, one game each, V, M and C
 batched over them (Rollouts). CMA-ES, checkpoints and resuming: es.py; re-run the same command
@@ -20,8 +22,9 @@ M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dre
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
 (cfg.seed * 1_000_000 + i, stage 01), played in lock-step blocks of EVAL_BLOCK episodes by
 index. CarRacing's --eval always plays gymnasium's own CarRacing-v3 (env.fast_render and
-env.no_progress_steps only shape training). For Doom the same controller's dream score over as many dream rollouts is written too
-(the paper's "virtual score" beside the "actual score").
+env.no_progress_steps only shape training). Where M can score a controller in its dream (Doom;
+CarRacing with a reward head) the same controller's dream score over as many dream rollouts is
+written too (the paper's "virtual score" beside the "actual score").
 
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
@@ -41,7 +44,7 @@ the same settings, controller and world model is kept (done already); --redo eva
 --check plays it again without touching the record: it writes eval_real-check.json beside it and says
 whether the scores are the recorded ones, episode for episode.
 
-Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, Doom eval)
+Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, dream score)
 Writes {out}/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz, config.yaml (the
        resolved config of the training run), eval_real.json, eval_random.json, eval_dream.json;
        checkpoint {data_dir}/ckpt/controller.pkl. {out} is {run_dir}/controller, "controller" being
@@ -224,8 +227,8 @@ def check_ensemble(cfg, wm_path):
     for path in paths_:
         require(path, "04_train_rnn.py")
         other = world_model(path)
-        if (other.experiment, other.z_size, other.hidden, other.predict_done) != \
-                (own.experiment, own.z_size, own.hidden, own.predict_done):
+        if (other.experiment, other.z_size, other.hidden, other.predict_done, other.predict_reward) != \
+                (own.experiment, own.z_size, own.hidden, own.predict_done, own.predict_reward):
             raise rollouts.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
                                      f"hidden={other.hidden}; {wm_path} has {own.experiment}, z={own.z_size}, "
                                      f"hidden={own.hidden}")
@@ -243,9 +246,11 @@ def train(cfg, args, executor):
         raise SystemExit(f"[{STAGE}] controller.mode must be dream or real, got {c.mode!r}")
     wm, controller = check_world_model(cfg, p, need_init=False)
     n_params = controller.size
-    if c.mode == "dream" and not wm.predict_done:
-        raise SystemExit(f"[{STAGE}] {p['wm']} has no done head (rnn.predict_done=false), so the dream pays "
-                         "no reward; train this game with controller.mode=real")
+    import dream
+    if c.mode == "dream" and dream.reward_source(wm) is None:
+        head = "reward" if cfg.experiment == "carracing" else "done"
+        raise SystemExit(f"[{STAGE}] {p['wm']} has no {head} head (rnn.predict_{head}=false), so the dream pays "
+                         f"no reward; train M with rnn.predict_{head}=true (stage 04), or C with controller.mode=real")
     if c.mode == "dream":
         check_world_model(cfg, p, need_init=True)
     ensemble = check_ensemble(cfg, p["wm"])
@@ -312,6 +317,7 @@ def judge(cfg):
 
 
 def evaluate(cfg, args, executor):
+    import dream
     p = paths(cfg)
     c = cfg.controller
     n = c.real_eval_episodes
@@ -320,7 +326,9 @@ def evaluate(cfg, args, executor):
         fn, params_path, params = Rollouts(judge(cfg), "real", "random", cfg.env.max_steps, blocks=True), None, np.zeros(1)
         out_name = "eval_random"
     else:
-        wm, controller = check_world_model(cfg, p, need_init=cfg.experiment == "doom")
+        wm, controller = check_world_model(cfg, p, need_init=False)
+        if dream.reward_source(wm):  # the dream score is written too
+            check_world_model(cfg, p, need_init=True)
         default = os.path.join(p["out"], "best.npz")
         params_path = args.params or default
         if not os.path.exists(params_path):
@@ -359,7 +367,7 @@ def evaluate(cfg, args, executor):
     print(f"[{STAGE}] real game: {result['mean']:.1f} +- {result['std']:.1f} over {n} episodes -> {out_path}")
     if args.check:
         compare_with_record(result, record)
-    if not args.random and cfg.experiment == "doom":  # the "virtual score" of the same controller
+    if not args.random and dream.reward_source(wm):  # the "virtual score" of the same controller
         t0 = time.time()
         dream_fn = Rollouts(cfg, "dream", max_steps=c.max_steps)
         rewards = es.evaluate(dream_fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=0, timeout=c.task_timeout)

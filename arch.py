@@ -3,7 +3,8 @@
 - ConvVAE (V): paper appendix A.1. 4,348,547 parameters at z=32, 4,446,915 at z=64.
 - MDNRNN (M): LSTM + mixture-density head, paper appendix A.2. 422,368 (CarRacing:
   256 units, input [z, a]) and 1,678,785 (Doom: 512 units, input [z, a, restart],
-  plus a done logit).
+  plus a done logit). Optionally one reward output (ours for the dream of CarRacing,
+  predict_reward; the authors' book-chapter M at z=32 has 481 outputs, 5 x 32 x 3 + 1).
 C is never trained by gradient: it lives in numpy (npmodels.Controller), as do the action sizes.
 
 Numbers marked "orig" follow the authors' code (WorldModelsExperiments).
@@ -176,20 +177,25 @@ class RestartLSTMCell(layers.Layer):
 
 
 class MDNRNN(keras.Model):
-    """M: P(z_{t+1} | a_t, z_t, h_t) as a mixture of Gaussians per latent dimension (+ done for Doom).
+    """M: P(z_{t+1} | a_t, z_t, h_t) as a mixture of Gaussians per latent dimension (+ done for Doom,
+    + the step's reward with predict_reward).
 
     Input per step: [z_t, a_t, restart_t] (the restart flag is always given; see RestartLSTMCell).
-    Output per step: [done_logit (Doom only), then per z-dimension (logmix K, mu K, logstd K)],
-    the original doomrnn.py layout.
+    Output per step: [done_logit (predict_done), reward (predict_reward), then per z-dimension
+    (logmix K, mu K, logstd K)], the original doomrnn.py layout with the reward after the done logit.
+    Targets at step t: z_{t+1}, done_t and reward_t (what the action a_t got). Loss: the MDN's
+    NLL + the weighted done cross-entropy + reward_weight * the reward's mean squared error.
     """
 
     def __init__(self, z_size, action_size, hidden, mixtures=5, predict_done=False,
-                 restart_factor=10.0, **kwargs):
+                 restart_factor=10.0, predict_reward=False, reward_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.z_size, self.action_size, self.hidden = z_size, action_size, hidden
         self.mixtures, self.predict_done, self.restart_factor = mixtures, predict_done, restart_factor
+        self.predict_reward, self.reward_weight = predict_reward, reward_weight
         self.input_width = z_size + action_size + 1
-        self.output_width = z_size * mixtures * 3 + (1 if predict_done else 0)
+        self.extra_outputs = int(predict_done) + int(predict_reward)  # before the mixtures
+        self.output_width = z_size * mixtures * 3 + self.extra_outputs
         self.rnn = layers.RNN(RestartLSTMCell(hidden, restart_input=predict_done, name="restart_lstm"),
                               return_sequences=True, return_state=True, name="rnn")
         self.head = layers.Dense(self.output_width, name="mdn_head")
@@ -198,11 +204,12 @@ class MDNRNN(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.z_loss_tracker = keras.metrics.Mean(name="z_loss")
         self.done_loss_tracker = keras.metrics.Mean(name="done_loss")
+        self.reward_loss_tracker = keras.metrics.Mean(name="reward_loss")
         self.built = True
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.z_loss_tracker, self.done_loss_tracker]
+        return [self.loss_tracker, self.z_loss_tracker, self.done_loss_tracker, self.reward_loss_tracker]
 
     def call(self, inputs, initial_state=None, training=False):
         """inputs (B, T, input_width) -> (raw outputs (B, T, output_width), h, c)."""
@@ -210,35 +217,46 @@ class MDNRNN(keras.Model):
         return self.head(seq), h, c
 
     def split(self, out):
-        """Raw outputs -> (logmix normalised over K, mu, logstd) each (B, T, Z, K), done_logit (B, T) or None."""
-        done_logit = None
-        if self.predict_done:
-            done_logit, out = out[..., 0], out[..., 1:]
+        """Raw outputs -> (logmix normalised over K, mu, logstd) each (B, T, Z, K), done_logit (B, T) or None.
+
+        The predicted reward (B, T) is `reward(out)`."""
+        done_logit = out[..., 0] if self.predict_done else None
+        out = out[..., self.extra_outputs:]
         shape = ops.shape(out)
         out = ops.reshape(out, (shape[0], shape[1], self.z_size, 3 * self.mixtures))
         logmix, mu, logstd = ops.split(out, 3, axis=-1)
         logmix = logmix - ops.logsumexp(logmix, axis=-1, keepdims=True)
         return logmix, mu, logstd, done_logit
 
-    def compute_losses(self, out, z_next, done, mask):
+    def reward(self, out):
+        """Raw outputs -> the predicted reward (B, T), or None without a reward head."""
+        return out[..., int(self.predict_done)] if self.predict_reward else None
+
+    def compute_losses(self, out, z_next, done, mask, reward=None):
+        """(total, z_loss, done_loss, reward_loss); reward (B, T) is needed with predict_reward."""
         logmix, mu, logstd, done_logit = self.split(out)
         z_loss = mdn_nll(logmix, mu, logstd, z_next, mask)
         if self.predict_done:
             done_loss = weighted_done_loss(done_logit, done, self.restart_factor)
         else:
             done_loss = ops.zeros(())
-        return z_loss + done_loss, z_loss, done_loss
+        if self.predict_reward:
+            reward_loss = ops.mean(ops.square(self.reward(out) - ops.cast(reward, out.dtype)))
+        else:
+            reward_loss = ops.zeros(())
+        return z_loss + done_loss + self.reward_weight * reward_loss, z_loss, done_loss, reward_loss
 
     def train_step(self, data):
-        inputs, (z_next, done, mask), _ = keras.utils.unpack_x_y_sample_weight(data)
+        inputs, (z_next, done, mask, reward), _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             out, _, _ = self(inputs, training=True)
-            loss, z_loss, done_loss = self.compute_losses(out, z_next, done, mask)
+            loss, z_loss, done_loss, reward_loss = self.compute_losses(out, z_next, done, mask, reward)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.loss_tracker.update_state(loss)
         self.z_loss_tracker.update_state(z_loss)
         self.done_loss_tracker.update_state(done_loss)
+        self.reward_loss_tracker.update_state(reward_loss)
         return {m.name: m.result() for m in self.metrics}
 
     def numpy_weights(self):

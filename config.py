@@ -126,6 +126,7 @@ RANGES = {
     "rnn.hidden": _POS, "rnn.mixtures": _POS, "rnn.restart_factor": _POS, "rnn.batch_size": _POS,
     "rnn.seq_len": _POS, "rnn.epochs": _NONNEG, "rnn.learning_rate": _POS, "rnn.decay_rate": (0, False, 1),
     "rnn.min_learning_rate": _NONNEG, "rnn.grad_clip": _POS, "rnn.checkpoint_minutes": _NONNEG,
+    "rnn.reward_weight": _NONNEG,
     "controller.temperature": _POS, "controller.population": _POS, "controller.trials": _POS,
     "controller.sigma0": _POS, "controller.weight_decay": _NONNEG, "controller.generations": _NONNEG,
     "controller.eval_every": _POS, "controller.eval_episodes": _POS, "controller.max_steps": _POS,

@@ -1,4 +1,5 @@
-"""M as an environment: the dream in which the Doom controller is trained (paper 4.2, orig doomrnn.py).
+"""M as an environment: the dream in which the Doom controller is trained (paper 4.2, orig doomrnn.py),
+and CarRacing's where its M predicts rewards (ours: rnn.predict_reward).
 
     env = dream.DreamEnv("results/doom/world_model.npz", "results/doom/initial_z.npz", temperature=1.15)
     env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=..., initial_z=...)  # registered; the
@@ -9,9 +10,11 @@
 
 The dream, as the original DoomCoverRNNEnv: reset zeroes the LSTM state, sets restart = 1 for the
 first step and samples z from a random real episode's first frame, z = mu + exp(logvar / 2) * eps.
-Each step feeds (z, action, restart) to M, samples the next z at temperature tau, pays +1 (Doom;
-CarRacing has no reward model: 0) and ends the episode where done_logit > 0, or truncates at
-max_steps (2100). Observation = the controller's features (npmodels.Controller: inputs "zh" Doom
+Each step feeds (z, action, restart) to M, samples the next z at temperature tau, pays the step's
+reward (reward_source: M's predicted reward where M has a reward head, e.g. CarRacing with
+rnn.predict_reward; otherwise Doom's +1 per step survived; a CarRacing M without one pays 0) and
+ends the episode where done_logit > 0 (M with a done head), or truncates at max_steps (by default
+the real game's cap, MAX_STEPS). Observation = the controller's features (npmodels.Controller: inputs "zh" Doom
 [z, c, h], CarRacing [z, h]; "z" and "z_hidden" z alone). Actions outside the game's action space
 (npmodels.ACTION_BOUNDS) raise ValueError, as a wrong action would be silently fed to M otherwise;
 wrap the env in gymnasium.wrappers.ClipAction to clip instead.
@@ -32,12 +35,13 @@ different, equally valid draw: the dream is chaotic, so another summation order 
 grows into other episodes.
 Why this holds on any CPU, whatever kernels its BLAS picks: the arithmetic a candidate's rollouts
 go through is fixed by the candidate alone. Every matmul that touches them (C, the LSTM, the MDN
-head) is a separate BLAS call over that candidate's running rows only, in trial order
-(npmodels.block_matmul): its shapes and inputs depend on its own (seed, params), never on the
-batch, so BLAS receives the identical call (only where the rows sit in memory differs, which
-OpenBLAS's results do not depend on: tests/test_npmodels.py checks both assumptions). Rows that
-end leave only their own candidate's block. The other operations are elementwise numpy (each
-element computed alone) or reductions over the mixture axis of one row.
+head, whose output holds M's predicted reward too) is a separate BLAS call over that candidate's
+running rows only, in trial order (npmodels.block_matmul): its shapes and inputs depend on its own
+(seed, params), never on the batch, so BLAS receives the identical call (only where the rows sit
+in memory differs, which OpenBLAS's results do not depend on: tests/test_npmodels.py checks both
+assumptions). Rows that end leave only their own candidate's block. The other operations are
+elementwise numpy (each element computed alone; a rollout's rewards are summed step by step) or
+reductions over the mixture axis of one row.
 No TensorFlow here.
 """
 import os
@@ -50,6 +54,20 @@ import fileio
 import npmodels
 
 ENV_ID = "WorldModels/Dream-v0"
+# A dream episode's default cap: the real game's. Doom: paper 4, 2100 steps; CarRacing: gymnasium's
+# CarRacing-v3 (orig extract.py), 1000 steps.
+MAX_STEPS = {"doom": 2100, "carracing": 1000}
+
+
+def reward_source(wm):
+    """What a step of wm's dream pays: "reward head" (M's predicted reward, predict_reward),
+    "survival" (Doom with a done head: +1 per step until M predicts death, the paper's), or None
+    (nothing: a CarRacing M without a reward head)."""
+    if wm.predict_reward:
+        return "reward head"
+    if wm.experiment == "doom" and wm.predict_done:
+        return "survival"
+    return None
 
 
 def load_initial_z(initial_z, z_size=None):
@@ -93,13 +111,14 @@ class DreamEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 35}
 
-    def __init__(self, world_model, initial_z, temperature=1.15, max_steps=2100, render_mode=None,
+    def __init__(self, world_model, initial_z, temperature=1.15, max_steps=None, render_mode=None,
                  render_scale=1, inputs="zh"):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.wm = _as_world_model(world_model)
+        max_steps = MAX_STEPS[self.wm.experiment] if max_steps is None else max_steps
         if not temperature > 0 or max_steps < 1:
             raise ValueError(f"need temperature > 0 and max_steps >= 1, got {temperature}, {max_steps}")
-        self.wm = _as_world_model(world_model)
         self.init_mu, self.init_logvar = load_initial_z(initial_z, self.wm.z_size)
         self.temperature, self.max_steps = float(temperature), int(max_steps)
         self.render_mode, self.render_scale = render_mode, int(render_scale)
@@ -108,7 +127,7 @@ class DreamEnv(gym.Env):
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.controller.n_in,), np.float32)
         low, high = npmodels.ACTION_BOUNDS[self.experiment]
         self.action_space = spaces.Box(np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32)
-        self.reward_per_step = 1.0 if self.wm.predict_done else 0.0
+        self.reward_source = reward_source(self.wm)
         self.z = None
 
     def _obs(self):
@@ -134,12 +153,13 @@ class DreamEnv(gym.Env):
         self.h, self.c = self.wm.step(self.z, action, self.restart, self.h, self.c)
         self.restart = 0.0
         u, eps = npmodels.mdn_noise(self.np_random, 1, self.wm.z_size)
-        z, done = self.wm.sample_next_with(self.h, self.temperature, u, eps)
+        z, done, reward = self.wm.sample_next_with(self.h, self.temperature, u, eps, with_reward=True)
         self.z = z
         self.steps += 1
         terminated = bool(done[0])
         truncated = not terminated and self.steps >= self.max_steps
-        return self._obs(), self.reward_per_step, terminated, truncated, {"steps": self.steps}
+        reward = float(reward[0]) if reward is not None else 1.0 if self.reward_source == "survival" else 0.0
+        return self._obs(), reward, terminated, truncated, {"steps": self.steps}
 
     def render(self):
         if self.render_mode != "rgb_array" or self.z is None:
@@ -172,7 +192,7 @@ def _generators(seed, count):
     return [np.random.default_rng(int(s) if isinstance(s, (int, np.integer)) else s) for s in seeds]
 
 
-def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, seed=0,
+def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=None, seed=0,
                    inputs="zh"):
     """Total dream rewards (P, trials) float64 for P controllers (params (P, n) or (n,)), all batched.
 
@@ -182,12 +202,17 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
     seed: an int (candidate p then uses np.random.default_rng(seed).spawn(P)[p]), or P seeds, one
     per candidate (row p uses np.random.default_rng(seed[p])) -- the way to get results that depend
     only on (seed[p], params[p]) whatever the rest of the batch, e.g. under MPI chunking; see
-    candidate_seeds. inputs: C's form (npmodels.Controller). Doom only (needs the done head):
-    reward = steps survived, at most max_steps.
+    candidate_seeds. inputs: C's form (npmodels.Controller). The reward of a rollout is the sum of
+    what its steps pay (reward_source: M's predicted rewards, or Doom's steps survived), summed in
+    float64 step by step, as DreamEnv's rewards summed in order; it ends where M predicts done (with
+    a done head) or after max_steps (None: MAX_STEPS of the game).
     """
     wm = _as_world_model(wm)
-    if not wm.predict_done:
-        raise ValueError(f"{wm.experiment}: the world model has no done head, so dream rewards are all 0")
+    source = reward_source(wm)
+    if source is None:
+        raise ValueError(f"{wm.experiment}: the world model has no reward head (rnn.predict_reward) "
+                         "and no done head for Doom's survival reward, so dream rewards are all 0")
+    max_steps = MAX_STEPS[wm.experiment] if max_steps is None else max_steps
     if not temperature > 0 or max_steps < 1 or trials < 1:
         raise ValueError(f"need temperature > 0, max_steps >= 1, trials >= 1; got {temperature}, {max_steps}, {trials}")
     mu0, logvar0 = load_initial_z((initial_mu, initial_logvar), wm.z_size)
@@ -204,7 +229,7 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
     counts = np.full(P, trials)                   # their running rows (consecutive, in trial order)
     row = np.arange(P * trials)                   # flat (candidate, trial) index of each running row
     h, c = wm.initial_state(P * trials)
-    steps = np.full(P * trials, max_steps, np.float64)
+    total = np.zeros(P * trials, np.float64)
     restart = 1.0
     action = np.empty((P * trials, wm.action_size), np.float32)
     for t in range(max_steps):
@@ -219,21 +244,21 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
             start = stop
         h, c = wm.step(z, action[:n], restart, h, c, blocks=counts)
         restart = 0.0
-        z, done = wm.sample_next_with(h, temperature, u, eps, blocks=counts)
+        z, done, reward = wm.sample_next_with(h, temperature, u, eps, blocks=counts, with_reward=True)
+        total[row] += 1.0 if reward is None else reward
         if t + 1 == max_steps:
             break
         if done.any():
-            steps[row[done]] = t + 1
             keep = ~done
             if not keep.any():
                 break
             z, h, c, row = z[keep], h[keep], c[keep], row[keep]
             counts = np.add.reduceat(keep.astype(np.intp), np.cumsum(counts) - counts)
             live, counts = live[counts > 0], counts[counts > 0]
-    return steps.reshape(P, trials)
+    return total.reshape(P, trials)
 
 
-def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=2100, *, seed,
+def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=None, *, seed,
                       inputs="zh"):
     """dream_rollouts with each candidate's trials split over several dreams (ours, not the paper's).
 

@@ -7,14 +7,16 @@
     h, c = wm.initial_state(B)
     h, c = wm.step(z, action, restart, h, c)             # one LSTM step (restart > 0.5 zeroes h, c first)
     z_next, done = wm.sample_next(h, 1.15, rng)          # MDN sample at temperature tau
+    reward = wm.reward(h)                                # M's predicted reward (predict_reward), else None
     agent = npmodels.Agent(wm, params, rng); agent.reset(); action = agent.act(frame_uint8)
     agents = npmodels.Agents(wm, params, rngs); actions = agents.act(frames, rows)   # n games at once
 
 Everything follows arch.py (Keras) and the authors' doomrnn.py:
-- MDN output per step: [done_logit (Doom only)] + per z-dim [logmix (K), mu (K), logstd (K)];
+- MDN output per step: [done_logit (Doom)] + [reward (predict_reward)] + per z-dim [logmix (K), mu (K), logstd (K)];
   logmix normalised by logsumexp. Sampling at temperature tau: softmax(logmix / tau) picks a
   component per dimension by inverse CDF (orig get_pi_idx), z = mu + exp(logstd) * N(0, 1) * sqrt(tau).
-  Doom's episode ends where done_logit > 0 (P(done) > 0.5).
+  Doom's episode ends where done_logit > 0 (P(done) > 0.5). The reward output (ours, for CarRacing's
+  dream) is M's prediction of the step's reward. A file without meta/predict_reward has no reward head.
 - LSTM: Keras LSTMCell (gates i, f, c, o; sigmoid recurrent activation). The last input channel is
   the restart flag: where it is > 0.5, h and c are zeroed before the step; Doom (predict_done) also
   feeds the flag to the LSTM, CarRacing does not (LSTM input [z, a]).
@@ -45,6 +47,7 @@ FORMAT_VERSION = 1
 ACTION_BOUNDS = {"carracing": ((-1.0, 0.0, 0.0), (1.0, 1.0, 1.0)), "doom": ((-1.0,), (1.0,))}
 ACTION_SIZE = {game: len(low) for game, (low, _) in ACTION_BOUNDS.items()}
 META = ("format_version", "experiment", "z_size", "action_size", "hidden", "mixtures", "predict_done")
+OPTIONAL_META = {"predict_reward": False}  # keys files written before them lack, and the value they mean
 ENCODER_CONVS = (("enc_conv1", 3, 32), ("enc_conv2", 32, 64), ("enc_conv3", 64, 128), ("enc_conv4", 128, 256))
 DECODER_DECONVS = (("dec_deconv1", 5, 1024, 128), ("dec_deconv2", 5, 128, 64),
                    ("dec_deconv3", 6, 64, 32), ("dec_deconv4", 6, 32, 3))
@@ -64,10 +67,10 @@ def vae_shapes(z_size):
     return shapes
 
 
-def rnn_shapes(z_size, action_size, hidden, mixtures, predict_done):
+def rnn_shapes(z_size, action_size, hidden, mixtures, predict_done, predict_reward=False):
     """Expected MDN-RNN weight shapes by name (arch.MDNRNN.numpy_weights)."""
     lstm_in = z_size + action_size + (1 if predict_done else 0)
-    out = z_size * mixtures * 3 + (1 if predict_done else 0)
+    out = z_size * mixtures * 3 + (1 if predict_done else 0) + (1 if predict_reward else 0)
     return {"lstm_kernel": (lstm_in, 4 * hidden), "lstm_recurrent": (hidden, 4 * hidden),
             "lstm_bias": (4 * hidden,), "head_w": (hidden, out), "head_b": (out,)}
 
@@ -85,7 +88,7 @@ def _check_weights(kind, weights, shapes):
 
 
 def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, predict_done,
-                     vae_weights, rnn_weights, dtype="float32", decoder_dtype=None):
+                     vae_weights, rnn_weights, dtype="float32", decoder_dtype=None, predict_reward=False):
     """Write V and M to one .npz (arrays vae/<name>, rnn/<name>, meta/<key>), atomically.
 
     dtype="float16" halves the file; outputs then differ from Keras by ~1e-3 (float32 is exact).
@@ -99,11 +102,11 @@ def save_world_model(path, experiment, z_size, action_size, hidden, mixtures, pr
     if dtype not in (np.float16, np.float32) or decoder_dtype not in (np.float16, np.float32):
         raise ValueError(f"dtype and decoder_dtype must be float16 or float32, got {dtype}, {decoder_dtype}")
     _check_weights("vae", vae_weights, vae_shapes(z_size))
-    _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done))
+    _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done, predict_reward))
     arrays = {"meta/format_version": np.int64(FORMAT_VERSION), "meta/experiment": np.str_(experiment),
               "meta/z_size": np.int64(z_size), "meta/action_size": np.int64(action_size),
               "meta/hidden": np.int64(hidden), "meta/mixtures": np.int64(mixtures),
-              "meta/predict_done": np.bool_(predict_done)}
+              "meta/predict_done": np.bool_(predict_done), "meta/predict_reward": np.bool_(predict_reward)}
     for kind, weights in (("vae", vae_weights), ("rnn", rnn_weights)):
         for name, arr in weights.items():
             arrays[f"{kind}/{name}"] = np.asarray(arr).astype(decoder_dtype if name.startswith("dec_") else dtype)
@@ -122,6 +125,8 @@ def read_world_model(path):
         raise fileio.DataError(f"{path}: not a world model file (missing meta {missing})")
     try:
         meta = {k: data["meta/" + k].item() for k in META}
+        meta.update({k: data["meta/" + k].item() if "meta/" + k in data else default
+                     for k, default in OPTIONAL_META.items()})
     except ValueError as e:
         raise fileio.DataError(f"{path}: inconsistent world model file: {e}") from None
     if meta["format_version"] != FORMAT_VERSION:
@@ -268,14 +273,16 @@ class WorldModel:
     """V (ConvVAE) and M (MDN-RNN) in numpy, float32. Build with `load(path)` or `from_keras(...)`."""
 
     def __init__(self, experiment, z_size, action_size, hidden, mixtures, predict_done,
-                 vae_weights, rnn_weights):
+                 vae_weights, rnn_weights, predict_reward=False):
         if experiment not in ACTION_SIZE:
             raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
         if action_size != ACTION_SIZE[experiment]:
             raise ValueError(f"{experiment} has action_size {ACTION_SIZE[experiment]}, got {action_size}")
         self.experiment, self.z_size, self.action_size = experiment, int(z_size), int(action_size)
         self.hidden, self.mixtures, self.predict_done = int(hidden), int(mixtures), bool(predict_done)
-        _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done))
+        self.predict_reward = bool(predict_reward)
+        _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done,
+                                                      predict_reward))
         f32 = {k: np.asarray(v, np.float32) for k, v in rnn_weights.items()}
         H = self.hidden
         # One matmul for [x, h] @ [kernel; recurrent]. The i, f, o columns are pre-scaled by 1/2
@@ -285,9 +292,9 @@ class WorldModel:
         scale[2 * H:3 * H] = 1.0
         self._lstm_w = np.ascontiguousarray(np.concatenate([f32["lstm_kernel"], f32["lstm_recurrent"]]) * scale)
         self._lstm_b = f32["lstm_bias"] * scale
-        # Head columns reordered from the Keras layout [done] + per z-dim [logmix K, mu K, logstd K]
-        # to [done] + [logmix (K, Z), mu (K, Z), logstd (K, Z)]: sampling then works on (B, Z) slices.
-        off, K, Zs = int(self.predict_done), self.mixtures, self.z_size
+        # Head columns reordered from the Keras layout [done, reward] + per z-dim [logmix K, mu K, logstd K]
+        # to [done, reward] + [logmix (K, Z), mu (K, Z), logstd (K, Z)]: sampling then works on (B, Z) slices.
+        off, K, Zs = int(self.predict_done) + int(self.predict_reward), self.mixtures, self.z_size
         order = list(range(off)) + [off + zi * 3 * K + part * K + k
                                     for part in range(3) for k in range(K) for zi in range(Zs)]
         self._head_w = np.ascontiguousarray(f32["head_w"][:, order])
@@ -316,7 +323,8 @@ class WorldModel:
     def from_keras(cls, experiment, vae, rnn, **kwargs):
         """From arch.ConvVAE and arch.MDNRNN instances (no file)."""
         return cls(experiment, rnn.z_size, rnn.action_size, rnn.hidden, rnn.mixtures, rnn.predict_done,
-                   vae.numpy_weights() if vae is not None else None, rnn.numpy_weights(), **kwargs)
+                   vae.numpy_weights() if vae is not None else None, rnn.numpy_weights(),
+                   predict_reward=rnn.predict_reward, **kwargs)
 
     @classmethod
     def load(cls, path, **kwargs):
@@ -324,7 +332,8 @@ class WorldModel:
         meta, vae, rnn = read_world_model(path)
         try:
             return cls(str(meta["experiment"]), int(meta["z_size"]), int(meta["action_size"]), int(meta["hidden"]),
-                       int(meta["mixtures"]), bool(meta["predict_done"]), vae, rnn, **kwargs)
+                       int(meta["mixtures"]), bool(meta["predict_done"]), vae, rnn,
+                       predict_reward=bool(meta["predict_reward"]), **kwargs)
         except (ValueError, TypeError) as e:
             raise fileio.DataError(f"{os.fspath(path)}: inconsistent world model file: {e}") from None
 
@@ -407,8 +416,17 @@ class WorldModel:
     def _split_kz(self, out):
         """_head output -> (logmix unnormalised, mu, logstd) each (B, K, Z) views, done_logit (B,) or None."""
         done_logit = out[:, 0] if self.predict_done else None
-        parts = out[:, int(self.predict_done):].reshape(len(out), 3, self.mixtures, self.z_size)
+        off = int(self.predict_done) + int(self.predict_reward)
+        parts = out[:, off:].reshape(len(out), 3, self.mixtures, self.z_size)
         return parts[:, 0], parts[:, 1], parts[:, 2], done_logit
+
+    def _reward(self, out):
+        """_head output -> the predicted reward (B,) float32 (a copy), or None without a reward head."""
+        return out[:, int(self.predict_done)].copy() if self.predict_reward else None
+
+    def reward(self, h):
+        """h (B, H) -> M's predicted reward of the step that led to h (B,) float32, or None without a reward head."""
+        return self._reward(self._head(h))
 
     def mdn(self, h):
         """h (B, H) -> (logmix normalised over K, mu, logstd) each (B, Z, K), done_logit (B,) or None."""
@@ -419,12 +437,15 @@ class WorldModel:
         return (np.ascontiguousarray(logmix.transpose(t)), np.ascontiguousarray(mu.transpose(t)),
                 np.ascontiguousarray(logstd.transpose(t)), None if done_logit is None else done_logit.copy())
 
-    def sample_next_with(self, h, temperature, u, eps, blocks=None):
-        """As sample_next, with the noise given (see mdn_noise) and the head's matmul per block."""
-        logmix, mu, logstd, done_logit = self._split_kz(self._head(h, blocks))
+    def sample_next_with(self, h, temperature, u, eps, blocks=None, with_reward=False):
+        """As sample_next, with the noise given (see mdn_noise) and the head's matmul per block;
+        with_reward=True also returns the predicted reward (B,) (None without a reward head), from
+        the same head output."""
+        out = self._head(h, blocks)
+        logmix, mu, logstd, done_logit = self._split_kz(out)
         z = _sample_kz(logmix, mu, logstd, temperature, u, eps)
         done = done_logit > 0 if self.predict_done else np.zeros(len(z), bool)
-        return z, done
+        return (z, done, self._reward(out)) if with_reward else (z, done)
 
     def sample_next(self, h, temperature, rng):
         """Sample z_{t+1} (B, Z) float32 and done (B,) bool (done_logit > 0; all False without a done head)."""

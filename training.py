@@ -160,14 +160,16 @@ def warm_start(model, part, path, experiment, stage):
 
 
 def join_episodes(episodes):
-    """Episodes (mu, logvar, action, done) as one stream for M (stage 04): mu, logvar, action (T, A)
-    float32, restart (first frame), done, valid (has a next frame), each concatenated over episodes."""
-    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done", "valid")}
-    for mu, logvar, action, done in episodes:
+    """Episodes (mu, logvar, action, reward, done) as one stream for M (stage 04): mu, logvar,
+    action (T, A) float32, reward (T,) float32, restart (first frame), done, valid (has a next frame),
+    each concatenated over episodes."""
+    parts = {k: [] for k in ("mu", "logvar", "action", "reward", "restart", "done", "valid")}
+    for mu, logvar, action, reward, done in episodes:
         T = len(mu)
         parts["mu"].append(np.asarray(mu, np.float32))
         parts["logvar"].append(np.asarray(logvar, np.float32))
         parts["action"].append(np.asarray(action, np.float32).reshape(T, -1))
+        parts["reward"].append(np.asarray(reward, np.float32).reshape(T))
         parts["restart"].append(np.arange(T) == 0)
         parts["done"].append(done)
         parts["valid"].append(np.arange(T) < T - 1)

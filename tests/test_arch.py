@@ -19,6 +19,19 @@ def test_rnn_parameter_count(z, a, hidden, done, expected):
     assert arch.MDNRNN(z, a, hidden, 5, done).count_params() == expected
 
 
+def test_rnn_parameter_count_with_reward_head():
+    """CarRacing's M with one reward output (481 outputs at z=32, as the authors' book-chapter M):
+    the count from the layer shapes, the formula checked on the paper's M without the head."""
+    Z, A, H, K = 32, 3, 256, 5
+
+    def count(outputs):
+        lstm = (Z + A) * 4 * H + H * 4 * H + 4 * H  # kernel, recurrent kernel, bias (gates i, f, c, o)
+        return lstm + H * outputs + outputs          # dense head: weights and bias
+    assert count(K * Z * 3) == 422_368 == arch.MDNRNN(Z, A, H, K).count_params()
+    rnn = arch.MDNRNN(Z, A, H, K, predict_reward=True)
+    assert rnn.output_width == 481 and rnn.count_params() == count(481)
+
+
 def test_vae_shapes():
     vae = arch.ConvVAE(32)
     frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
@@ -73,6 +86,50 @@ def test_mdn_split_layout_and_done_loss():
     ce = -(target * np.log(p) + (1 - target) * np.log(1 - p))
     expected = np.mean(ce * (1 + 9 * target))
     assert float(arch.weighted_done_loss(logit, target, 10.0)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("done", [False, True])
+def test_reward_head_layout_and_loss(done):
+    """The reward output sits after the done logit, before the mixtures; its loss is the mean squared
+    error, weighted by reward_weight in the total."""
+    rnn = arch.MDNRNN(2, 3, 8, mixtures=3, predict_done=done, predict_reward=True, reward_weight=0.5)
+    off = 1 + done
+    assert rnn.output_width == 2 * 9 + off
+    rng = np.random.default_rng(5)
+    out = rng.normal(size=(2, 4, rnn.output_width)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(rnn.reward(out)), out[..., off - 1])
+    logmix, mu, _, done_logit = (None if v is None else np.asarray(v) for v in rnn.split(out))
+    np.testing.assert_allclose(mu[0, 0, 0], out[0, 0, off + 3:off + 6])  # the mixtures start after the reward
+    assert (done_logit is None) != done
+    z_next = rng.normal(size=(2, 4, 2)).astype(np.float32)
+    done_t = (rng.uniform(size=(2, 4)) < 0.3).astype(np.float32)
+    mask = np.ones((2, 4), np.float32)
+    reward = rng.normal(size=(2, 4)).astype(np.float32) * 3
+    total, z_loss, done_loss, reward_loss = (float(v) for v in rnn.compute_losses(out, z_next, done_t, mask, reward))
+    assert reward_loss == pytest.approx(np.mean((out[..., off - 1] - reward) ** 2), rel=1e-5)
+    assert total == pytest.approx(z_loss + done_loss + 0.5 * reward_loss, rel=1e-5)
+    assert (done_loss != 0) == done
+    plain = arch.MDNRNN(2, 3, 8, mixtures=3, predict_done=done)
+    assert plain.reward(out[..., 1:]) is None
+    assert float(plain.compute_losses(out[..., 1:], z_next, done_t, mask)[3]) == 0.0
+
+
+def test_rnn_trains_its_reward_head():
+    """train_step takes (z_next, done, mask, reward) and the reward loss falls."""
+    keras.utils.set_random_seed(0)
+    rnn = arch.MDNRNN(4, 3, 16, 2, predict_reward=True)
+    rnn.compile(optimizer=keras.optimizers.Adam(1e-2))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 10, 8)).astype(np.float32)
+    x[..., -1] = 0
+    reward = np.where(x[..., 0] > 0, 3.0, -0.1).astype(np.float32)  # a function of the input
+    y = (rng.normal(size=(8, 10, 4)).astype(np.float32), np.zeros((8, 10), np.float32), np.ones((8, 10), np.float32),
+         reward)
+    first = rnn.train_on_batch(x, y, return_dict=True)["reward_loss"]
+    for _ in range(40):
+        rnn.reset_metrics()
+        last = rnn.train_on_batch(x, y, return_dict=True)["reward_loss"]
+    assert last < 0.3 * first
 
 
 def test_restart_flag_zeroes_lstm_state():

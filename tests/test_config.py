@@ -88,3 +88,14 @@ def test_stage_reports_config_errors_in_one_line():
                            capture_output=True, text=True, timeout=120)
         assert r.returncode != 0 and "Traceback" not in r.stderr
         assert r.stderr.strip().splitlines()[-1].startswith("config error:"), r.stderr
+
+
+def test_carracing_dream_overlay():
+    """experiments/carracing-dream: CarRacing's recipe with M's reward head and C in the dream, in
+    its own run folder, on the recipe's rollouts and V."""
+    cfg = config.load(["carracing", "cpu", "experiments/carracing-dream"])
+    assert cfg.name == "carracing-dream" and cfg.rnn.predict_reward and cfg.controller.mode == "dream"
+    assert cfg.controller.temperature == 1.0 and cfg.data.episodes == 2000 and not cfg.rnn.predict_done
+    assert cfg.data.rollouts_dir == os.path.join("data", "carracing", "rollouts")
+    assert cfg.vae.init_from == os.path.join("results", "carracing", "world_model.npz")
+    assert not config.load(["carracing", "cpu"]).rnn.predict_reward  # the recipe's M is the paper's

@@ -22,18 +22,19 @@ Z, H, K = 16, 64, 5
 DONE_BIAS = -0.3      # done_logit hovers around 0: episodes last ~40 steps (1 to ~200)
 
 
-def random_weights(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0):
+def random_weights(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0, done=None, reward=False):
     """Arguments of npmodels.WorldModel / save_world_model: random V and M (numpy, no Keras),
-    M's done head biased so that Doom episodes end. gain > 1 scales the LSTM weights (chaotic M)."""
+    M's done head biased so that episodes end. gain > 1 scales the LSTM weights (chaotic M).
+    done: a done head (default: Doom's); reward: a reward head (pass predict_reward=reward too)."""
     rng = np.random.default_rng(seed)
-    A, pd = npmodels.ACTION_SIZE[experiment], experiment == "doom"
+    A, pd = npmodels.ACTION_SIZE[experiment], experiment == "doom" if done is None else done
     vae = {}
     for name, shape in npmodels.vae_shapes(Z).items():
         fan_in = np.prod(shape) / shape[-2] if len(shape) == 4 else shape[0]
         vae[name] = (rng.standard_normal(shape) / np.sqrt(fan_in) if len(shape) > 1
                      else np.zeros(shape)).astype(np.float32)
     rnn = {name: (rng.standard_normal(shape) / np.sqrt(shape[0]) if len(shape) > 1 else np.zeros(shape))
-           .astype(np.float32) for name, shape in npmodels.rnn_shapes(Z, A, H, K, pd).items()}
+           .astype(np.float32) for name, shape in npmodels.rnn_shapes(Z, A, H, K, pd, reward).items()}
     rnn["lstm_kernel"] *= gain
     rnn["lstm_recurrent"] *= gain
     if pd:
@@ -41,8 +42,8 @@ def random_weights(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0):
     return experiment, Z, A, H, K, pd, vae, rnn
 
 
-def random_world_model(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0):
-    return npmodels.WorldModel(*random_weights(experiment, done_bias, seed, gain))
+def random_world_model(experiment="doom", done_bias=DONE_BIAS, seed=0, gain=1.0, done=None, reward=False):
+    return npmodels.WorldModel(*random_weights(experiment, done_bias, seed, gain, done, reward), predict_reward=reward)
 
 
 def initial_z(n=20, seed=1):
@@ -164,7 +165,7 @@ def test_terminated_truncated_rewards():
     flags = [car.step(np.array([0.1, 0.5, 0.0], np.float32))[1:4] for _ in range(4)]
     assert flags == [(0.0, False, False)] * 3 + [(0.0, False, True)]
 
-    with pytest.raises(ValueError, match="done head"):
+    with pytest.raises(ValueError, match="no reward head"):
         dream.dream_rollouts(car.wm, mu, logvar, controllers("carracing", 1), 1, seed=0)
 
 
@@ -302,3 +303,105 @@ def test_ensemble_rollouts_split_trials_over_dreams(doom):
     assert both[:, 2:].mean() > 2 * both[:, :2].mean()  # the second block did run in the kinder dream
     with pytest.raises(ValueError, match="multiple"):
         dream.ensemble_rollouts([doom, kind], mu, logvar, params, 3, 1.15, 150, seed=seeds)
+
+
+# ----------------------------------------------------------------------------- CarRacing: M's predicted reward
+@pytest.fixture(scope="module")
+def car():
+    """A CarRacing world model with a reward head (rnn.predict_reward), no done head."""
+    return random_world_model("carracing", reward=True)
+
+
+def test_carracing_dream_pays_m_reward(car):
+    """Each step pays M's reward output for the new h; without a done head the episode runs to the
+    cap (by default the real game's, 1000 steps); with one (Doom's machinery) it ends where M says."""
+    env = dream.DreamEnv(car, initial_z(), temperature=1.0)
+    assert env.max_steps == 1000 and env.reward_source == "reward head"
+    obs, _ = env.reset(seed=4)
+    assert obs.shape == (Z + H,) and env.action_space.shape == (3,)
+    np.testing.assert_array_equal(env.action_space.low, npmodels.ACTION_BOUNDS["carracing"][0])
+    np.testing.assert_array_equal(env.action_space.high, npmodels.ACTION_BOUNDS["carracing"][1])
+    params = controllers("carracing", 1)[0]
+    rewards = []
+    for t in range(1000):
+        obs, reward, terminated, truncated, _ = env.step(env.controller.act(params, obs[None])[0])
+        assert reward == float(car.reward(env.h)[0]) and not terminated
+        np.testing.assert_array_equal(obs, np.concatenate([env.z[0], env.h[0]]))  # C's input [z, h]
+        rewards.append(reward)
+        if truncated:
+            break
+    assert t == 999 and len(set(rewards)) > 100 and min(rewards) < 0 < max(rewards)
+    both = random_world_model("carracing", done_bias=50.0, done=True, reward=True)  # M says done at once
+    env = dream.DreamEnv(both, initial_z(), max_steps=5)
+    env.reset(seed=0)
+    _, reward, terminated, truncated, _ = env.step(np.array([0.0, 1.0, 0.0], np.float32))
+    assert terminated and not truncated and reward == float(both.reward(env.h)[0])
+    survives = random_world_model("carracing", done_bias=-50.0, done=True)  # a done head, no reward head: pays 0
+    assert dream.reward_source(survives) is None
+    with pytest.raises(ValueError, match="no reward head"):
+        dream.dream_rollouts(survives, *initial_z(), controllers("carracing", 1), 1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def car_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("car_dream")
+    wm_path, z_path = str(d / "world_model.npz"), str(d / "initial_z.npz")
+    npmodels.save_world_model(wm_path, *random_weights("carracing", reward=True), predict_reward=True)
+    mu, logvar = initial_z()
+    rollouts.save(z_path, mu=mu, logvar=logvar)
+    return wm_path, z_path
+
+
+def test_carracing_make_registered_and_render(car_files, car):
+    """gymnasium.make works for a CarRacing world model as for Doom's; render() decodes z."""
+    wm_path, z_path = car_files
+    env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30,
+                         temperature=1.0, render_mode="rgb_array")
+    assert env.unwrapped.wm.predict_reward and env.unwrapped.experiment == "carracing"
+    obs, _ = env.reset(seed=3)
+    assert obs.dtype == np.float32 and obs.shape == (Z + H,) and np.all(obs[Z:] == 0)
+    frame = env.render()
+    np.testing.assert_array_equal(frame, np.rint(car.decode(env.unwrapped.z)[0] * 255).astype(np.uint8))
+    steps, total, _ = run_env(env, controllers("carracing", 1)[0], seed=3)
+    assert steps == 30 and total != 0
+    assert env.render().shape == (64, 64, 3) and not np.array_equal(env.render(), frame)
+    env.close()
+
+
+@pytest.mark.parametrize("done", [False, True])
+def test_carracing_batched_equals_env_stepped_one_at_a_time(done):
+    """dream_rollouts pays M's rewards, summed as DreamEnv's are: the same totals bit for bit."""
+    wm = random_world_model("carracing", done=done, reward=True)  # with a done head: ~20-step episodes
+    mu, logvar = initial_z()
+    params = controllers("carracing", 5)
+    seeds = [101, 7, 55, 3, 999]
+    batched = dream.dream_rollouts(wm, mu, logvar, params, trials=1, temperature=1.0, max_steps=60, seed=seeds)
+    env = dream.DreamEnv(wm, (mu, logvar), temperature=1.0, max_steps=60)
+    single = [run_env(env, params[p], seeds[p]) for p in range(5)]
+    assert batched.shape == (5, 1) and batched.dtype == np.float64
+    np.testing.assert_array_equal(batched[:, 0], [total for _, total, _ in single])
+    lengths = [steps for steps, _, _ in single]
+    assert (lengths == [60] * 5) != done and len(set(batched[:, 0])) == 5
+
+
+@pytest.mark.parametrize("done", [False, True])
+def test_carracing_chunking_invariance_and_determinism(done):
+    """dream.py's guarantee for CarRacing's dream: a candidate's rewards depend only on (its seed,
+    its params), bit for bit, however the population is split (MPI workers, controller.chunk) and
+    whatever else is in the batch; with a done head rows also leave the batch."""
+    wm = random_world_model("carracing", done_bias=-1.0, gain=4.0, done=done, reward=True)  # chaotic; ~180 steps
+    mu, logvar = initial_z()
+    P, trials = 8, 6
+    params = controllers("carracing", P, seed=9)
+    seeds = dream.candidate_seeds(0, 3, P)
+    full = dream.dream_rollouts(wm, mu, logvar, params, trials, 1.0, 200, seed=seeds)
+    assert full.shape == (P, trials) and len(np.unique(full)) == P * trials
+    for split in (((0, 1), (1, 5), (5, 8)), ((0, 4), (4, 8)), tuple((p, p + 1) for p in range(P))):
+        parts = np.concatenate([dream.dream_rollouts(wm, mu, logvar, params[a:b], trials, 1.0, 200, seed=seeds[a:b])
+                                for a, b in split])
+        np.testing.assert_array_equal(parts, full)
+    mixed = dream.dream_rollouts(wm, mu, logvar, np.stack([params[5], params[0] * 3, params[2]]), trials, 1.0, 200,
+                                 seed=[seeds[5], 17, seeds[2]])
+    np.testing.assert_array_equal(mixed[[0, 2]], full[[5, 2]])
+    other = dream.dream_rollouts(wm, mu, logvar, params, trials, 1.0, 200, seed=dream.candidate_seeds(0, 4, P))
+    assert not np.any(other == full)

@@ -33,9 +33,14 @@ def vaes(keras_arch):
     return {z: arch.ConvVAE(z) for z in (32, 64)}
 
 
-# Doom-like (done head, restart fed to the LSTM) and CarRacing-like, small for speed.
+# Doom-like (done head, restart fed to the LSTM) and CarRacing-like, small for speed; CarRacing with
+# a reward head, and with both heads (the done logit first, then the reward).
 RNN_CONFIGS = {"doom": dict(z_size=16, action_size=1, hidden=32, mixtures=5, predict_done=True),
-               "carracing": dict(z_size=8, action_size=3, hidden=24, mixtures=5, predict_done=False)}
+               "carracing": dict(z_size=8, action_size=3, hidden=24, mixtures=5, predict_done=False),
+               "carracing-reward": dict(z_size=8, action_size=3, hidden=24, mixtures=5, predict_done=False,
+                                        predict_reward=True),
+               "carracing-done-reward": dict(z_size=8, action_size=3, hidden=24, mixtures=5, predict_done=True,
+                                             predict_reward=True)}
 
 
 def test_no_tensorflow_import():
@@ -80,13 +85,13 @@ def _rnn_for(z_size, experiment):
     return _RNNS[key]
 
 
-@pytest.mark.parametrize("experiment", ["doom", "carracing"])
-def test_rnn_matches_keras(keras_arch, experiment):
+@pytest.mark.parametrize("name", list(RNN_CONFIGS))
+def test_rnn_matches_keras(keras_arch, name):
     _, arch = keras_arch
-    cfg = RNN_CONFIGS[experiment]
+    experiment, cfg = name.split("-")[0], RNN_CONFIGS[name]
     rnn = arch.MDNRNN(**cfg)
-    wm = npmodels.WorldModel(experiment, cfg["z_size"], cfg["action_size"], cfg["hidden"], cfg["mixtures"],
-                             cfg["predict_done"], None, rnn.numpy_weights())
+    wm = npmodels.WorldModel.from_keras(experiment, None, rnn)
+    assert wm.predict_reward == cfg.get("predict_reward", False)
     B, T, Z, A, H = 3, 12, cfg["z_size"], cfg["action_size"], cfg["hidden"]
     rng = np.random.default_rng(1)
     z = rng.standard_normal((B, T, Z)).astype(np.float32)
@@ -98,6 +103,7 @@ def test_rnn_matches_keras(keras_arch, experiment):
     c0 = rng.standard_normal((B, H)).astype(np.float32)
     out_k, h_k, c_k = rnn(np.concatenate([z, a, restart], -1), initial_state=[h0, c0])
     logmix_k, mu_k, logstd_k, done_k = rnn.split(out_k)
+    reward_k = rnn.reward(out_k)
 
     h, c = h0, c0
     outs = []
@@ -112,6 +118,14 @@ def test_rnn_matches_keras(keras_arch, experiment):
             np.testing.assert_allclose(done, np.asarray(done_k)[:, t], **TOL)
         else:
             assert done is None and done_k is None
+        if wm.predict_reward:
+            np.testing.assert_allclose(wm.reward(h), np.asarray(reward_k)[:, t], **TOL)
+            u, eps = npmodels.mdn_noise(np.random.default_rng(t), B, Z)
+            z_next, _, reward = wm.sample_next_with(h, 1.0, u, eps, with_reward=True)
+            np.testing.assert_array_equal(reward, wm.reward(h))
+            np.testing.assert_array_equal(z_next, wm.sample_next_with(h, 1.0, u, eps)[0])
+        else:
+            assert wm.reward(h) is None and reward_k is None
     np.testing.assert_allclose(np.stack(outs, 1), np.asarray(out_k), **TOL)
     np.testing.assert_allclose(h, np.asarray(h_k), **TOL)
     np.testing.assert_allclose(c, np.asarray(c_k), **TOL)
@@ -198,13 +212,53 @@ def test_controller_files_record_their_inputs(tmp_path):
         car.load(old)
 
 
-def _random_weights(experiment, z_size=16, hidden=32, mixtures=5, seed=0):
+def _random_weights(experiment, z_size=16, hidden=32, mixtures=5, seed=0, reward=False):
+    """Arguments of WorldModel / save_world_model (a reward head: pass predict_reward=True too)."""
     rng = np.random.default_rng(seed)
     A, pd = npmodels.ACTION_SIZE[experiment], experiment == "doom"
     vae = {k: (rng.standard_normal(s) * 0.05).astype(np.float32) for k, s in npmodels.vae_shapes(z_size).items()}
     rnn = {k: (rng.standard_normal(s) * 0.2).astype(np.float32)
-           for k, s in npmodels.rnn_shapes(z_size, A, hidden, mixtures, pd).items()}
+           for k, s in npmodels.rnn_shapes(z_size, A, hidden, mixtures, pd, reward).items()}
     return (experiment, z_size, A, hidden, mixtures, pd, vae, rnn)
+
+
+def test_rnn_shapes_parameter_counts():
+    """rnn_shapes holds the paper's 422,368 for CarRacing's M (1,678,785 for Doom's); a reward head
+    adds one output: hidden weights and a bias."""
+    def count(*args):
+        return sum(int(np.prod(s)) for s in npmodels.rnn_shapes(*args).values())
+    assert count(32, 3, 256, 5, False) == 422_368 and count(64, 1, 512, 5, True) == 1_678_785
+    shapes = npmodels.rnn_shapes(32, 3, 256, 5, False, True)
+    assert shapes["head_w"] == (256, 481) and shapes["head_b"] == (481,)
+    assert count(32, 3, 256, 5, False, True) == 422_368 + 256 + 1
+
+
+def test_reward_head_save_load(tmp_path):
+    """world_model.npz records the reward head (meta/predict_reward); a file written before the key
+    loads as a world model without one."""
+    args = _random_weights("carracing", z_size=8, hidden=16, reward=True)
+    path = str(tmp_path / "wm.npz")
+    npmodels.save_world_model(path, *args, predict_reward=True)
+    wm, ref = npmodels.WorldModel.load(path), npmodels.WorldModel(*args, predict_reward=True)
+    assert wm.predict_reward and not wm.predict_done
+    h = np.random.default_rng(0).uniform(-1, 1, (3, 16)).astype(np.float32)
+    np.testing.assert_array_equal(wm.reward(h), ref.reward(h))
+    np.testing.assert_allclose(wm.reward(h), h @ args[7]["head_w"][:, 0] + args[7]["head_b"][0], rtol=1e-5, atol=1e-6)
+    with np.load(path, allow_pickle=False) as f:
+        assert bool(f["meta/predict_reward"])
+        arrays = {k: f[k] for k in f.files}
+    with pytest.raises(rollouts.DataError, match="inconsistent.*head_w"):  # the head's extra column is checked
+        rollouts.save(str(tmp_path / "no_meta.npz"), **{k: v for k, v in arrays.items() if k != "meta/predict_reward"})
+        npmodels.WorldModel.load(str(tmp_path / "no_meta.npz"))
+    old_args = _random_weights("carracing", z_size=8, hidden=16)
+    npmodels.save_world_model(path, *old_args)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "meta/predict_reward"}
+    old = str(tmp_path / "old.npz")
+    rollouts.save(old, **arrays)
+    wm = npmodels.WorldModel.load(old)
+    assert not wm.predict_reward and wm.reward(h) is None
+    np.testing.assert_array_equal(wm.mdn(h)[1], npmodels.WorldModel(*old_args).mdn(h)[1])
 
 
 def test_save_load_roundtrip(tmp_path):

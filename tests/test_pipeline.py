@@ -39,6 +39,45 @@ def pipeline(request, tmp_path_factory):
     return game, tmp, logs
 
 
+def test_carracing_in_the_dream(tmp_path):
+    """CarRacing with M's reward head (rnn.predict_reward=true) and C trained in the dream
+    (controller.mode=dream): 01-05 on the real game, then --eval writes the real score and the
+    dream score; the dream score is M's predicted rewards (recomputed here from the files); 06."""
+    import dream
+    import npmodels
+    import rollouts
+    tmp, over = str(tmp_path), ["rnn.predict_reward=true", "controller.mode=dream"]
+    logs = {s: run(s, "carracing", tmp, *over)[1] for s in
+            ("01_generate_data.py", "02_train_vae.py", "03_generate_rnn_data.py", "04_train_rnn.py")}
+    data, res = f"{tmp}/data/carracing-tiny", f"{tmp}/results/carracing-tiny"
+    for path in rollouts.list_episodes(f"{data}/rollouts", "01"):  # 03 keeps each step's reward
+        series = rollouts.load(f"{data}/series/{os.path.basename(path)}", rollouts.SERIES)
+        np.testing.assert_array_equal(series["reward"], rollouts.load(path, rollouts.ROLLOUT)["reward"])
+    assert len(np.unique(series["reward"])) > 1  # the real game's rewards: -0.1 a frame, + a tile
+    assert "422,625" in logs["04_train_rnn.py"] and "reward head: True" in logs["04_train_rnn.py"]
+    hist = json.load(open(f"{res}/rnn_history.json"))["history"]
+    assert all(np.isfinite(h["reward_loss"]) and h["reward_loss"] > 0 for h in hist)
+    wm = npmodels.WorldModel.load(f"{res}/world_model.npz")
+    assert wm.predict_reward and not wm.predict_done
+
+    _, out = run("05_train_controller.py", "carracing", tmp, *over, mpi=2)
+    assert "867 controller params, in the dream (tau=1.0)" in out
+    h = json.load(open(f"{res}/controller/history.json"))
+    assert h["meta"]["mode"] == "dream" and len(h["generations"]) == 2
+    assert all(np.isfinite(g["reward_mean"]) and g["reward_mean"] != 0 for g in h["generations"])
+    run("05_train_controller.py", "carracing", tmp, *over, "--eval", mpi=2)
+    real = json.load(open(f"{res}/controller/eval_real.json"))
+    virtual = json.load(open(f"{res}/controller/eval_dream.json"))
+    assert len(real["scores"]) == len(virtual["scores"]) == 2 and virtual["temperature"] == 1.0
+    init = np.load(f"{res}/initial_z.npz")
+    params = np.load(f"{res}/controller/best.npz")["params"]
+    again = dream.dream_rollouts(wm, init["mu"], init["logvar"], np.tile(params, (2, 1)), 1, 1.0, 60,
+                                 seed=virtual["seeds"])
+    assert virtual["scores"] == again[:, 0].tolist() and real["scores"] != virtual["scores"]
+    run("06_plot_results.py", "carracing", tmp, *over)  # 06 reads the dream-trained run as it is
+    assert json.load(open(f"{res}/metrics.json"))["dream"]["mean"] == virtual["mean"]
+
+
 def test_world_model_stages(pipeline):
     import npmodels
     import rollouts

@@ -149,7 +149,7 @@ def test_carracing_in_the_real_game_then_eval(models, tmp_path):
         r = json.load(open(f"{res}/controller/{name}"))
         assert len(r["scores"]) == 2 and np.isfinite(r["mean"]) and r["max_steps"] == 25
         assert len(set(r["scores"])) == 2  # two different tracks (seeds)
-    assert not os.path.exists(f"{res}/controller/eval_dream.json")  # no done head: no dream score
+    assert not os.path.exists(f"{res}/controller/eval_dream.json")  # no reward head: no dream score
 
 
 def test_missing_or_wrong_inputs_are_named(models, tmp_path):
@@ -165,7 +165,10 @@ def test_missing_or_wrong_inputs_are_named(models, tmp_path):
     assert code != 0 and "best.npz" in out and "05_train_controller.py" in out
     car = fresh_root(models, tmp_path, "car", files=("world_model.npz",), games=["carracing"])
     code, out = run("carracing", car, "controller.mode=dream", check=False)
-    assert code != 0 and "no done head" in out
+    assert code == 1 and out.strip().splitlines()[-1] == (
+        f"[05_train_controller] {car}/results/carracing-tiny/world_model.npz has no reward head "
+        "(rnn.predict_reward=false), so the dream pays no reward; train M with rnn.predict_reward=true "
+        "(stage 04), or C with controller.mode=real")
     code, out = run("carracing", car, "vae.z_size=64", check=False)
     assert code != 0 and "z=32" in out and "z=64" in out
 
@@ -201,31 +204,36 @@ def test_doom_ensemble_of_dreams(models, tmp_path):
     assert code != 0 and "missing.npz" in out and "not found" in out
 
 
-def test_doom_dream_same_history_in_1_and_3_processes_with_many_trials(tmp_path):
+@pytest.mark.parametrize("game", ["doom", "carracing"])
+def test_dream_same_history_in_1_and_3_processes_with_many_trials(tmp_path, game):
     """dream.py's guarantee through the stage: one process (the whole population in one batch) and
     mpiexec -n 3 (tasks of one candidate) give the same history, bit for bit, with 8 trials
     per candidate. The world model is test_dream's chaotic one (z 16, 64 units), in which last-bit
-    differences grow into other episode lengths, so that a result depending on the batch shows."""
+    differences grow into other episode lengths (Doom) or rewards (CarRacing, M with a reward head),
+    so that a result depending on the batch shows."""
     import npmodels
     import rollouts
     import test_dream
+    reward = game == "carracing"
     roots = {n: tmp_path / f"n{n}" for n in (1, 3)}
     for root in roots.values():
-        run_dir = root / "results" / "doom-tiny"
+        run_dir = root / "results" / f"{game}-tiny"
         os.makedirs(run_dir)
-        weights = test_dream.random_weights("doom", done_bias=-1.0, gain=4.0)
-        npmodels.save_world_model(str(run_dir / "world_model.npz"), *weights)
+        weights = test_dream.random_weights(game, done_bias=-1.0, gain=4.0, reward=reward)
+        npmodels.save_world_model(str(run_dir / "world_model.npz"), *weights, predict_reward=reward)
         mu, logvar = test_dream.initial_z()
         rollouts.save(str(run_dir / "initial_z.npz"), mu=mu, logvar=logvar)
     args = [f"vae.z_size={test_dream.Z}", f"rnn.hidden={test_dream.H}", "controller.population=8",
             "controller.trials=8", "controller.max_steps=300", "controller.generations=2", "controller.eval_every=2",
-            "controller.eval_episodes=16"]
-    run("doom", str(roots[1]), *args)
-    run("doom", str(roots[3]), *args, "controller.chunk=1", mpi=3)
-    h = history(str(roots[1]), "doom")
-    assert h == history(str(roots[3]), "doom")
+            "controller.eval_episodes=16", "controller.mode=dream", f"rnn.predict_reward={str(reward).lower()}"]
+    run(game, str(roots[1]), *args)
+    run(game, str(roots[3]), *args, "controller.chunk=1", mpi=3)
+    h = history(str(roots[1]), game)
+    assert h == history(str(roots[3]), game)
     rewards = [g["reward_mean"] for g in h["generations"]] + [h["evaluations"][0]["mean"]]
-    assert all(20 < r < 300 for r in rewards) and len(set(rewards)) == 3, rewards
+    assert len(set(rewards)) == 3 and all(np.isfinite(rewards)), rewards
+    if game == "doom":
+        assert all(20 < r < 300 for r in rewards), rewards
 
 
 def test_controller_inputs_z_in_the_real_game(models, tmp_path):
