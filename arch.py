@@ -131,7 +131,7 @@ class VAEGAN(ConvVAE):
     metric"): ConvVAE's encoder and decoder (the generator), plus a discriminator whose third
     convolution ("Dis_l") measures how alike a frame and its reconstruction are.
 
-    Losses (vaegan_losses) and which part each one trains (Larsen 2.2-2.3, Algorithm 1):
+    Losses (vaegan_losses) and which part each one trains (Larsen sec. 2.3, Algorithm 1):
       encoder       kl_loss + dis_l_loss (+ pixel_weight * r_loss)
       decoder       gamma * dis_l_loss + gan_g_loss (+ pixel_weight * r_loss)
       discriminator gan_d_loss
@@ -145,14 +145,14 @@ class VAEGAN(ConvVAE):
 
     def __init__(self, z_size, kl_tolerance=0.5, gamma=1.0, pixel_weight=0.1, seed=None, **kwargs):
         super().__init__(z_size, kl_tolerance=kl_tolerance, seed=seed, **kwargs)
-        self.gamma = gamma  # Larsen 2.3: weight of Dis_l reconstruction against the GAN loss (decoder)
+        self.gamma = gamma  # Larsen sec. 2.3: weight of Dis_l reconstruction against the GAN loss (decoder)
         self.pixel_weight = pixel_weight  # ours: ConvVAE's pixel L2, to steady the start (Dis_l is random then)
         conv = dict(kernel_size=4, strides=2, activation="relu")  # ours: the encoder's convolutions
         frames = keras.Input((64, 64, 3))
         h = layers.Conv2D(32, name="dis_conv1", **conv)(frames)
         h = layers.Conv2D(64, name="dis_conv2", **conv)(h)
-        dis_l = layers.Conv2D(128, name="dis_conv3", **conv)(h)  # 6x6x128: Larsen's Dis_l is the last conv
-        h = layers.Conv2D(256, name="dis_conv4", **conv)(dis_l)  # layer, here 2x2, too coarse to compare frames
+        dis_l = layers.Conv2D(128, name="dis_conv3", **conv)(h)  # 6x6x128. The authors' Dis_l is their 4th, last
+        h = layers.Conv2D(256, name="dis_conv4", **conv)(dis_l)  # conv (8x8x256, recon_depth=9); ours is 2x2 there
         logit = layers.Dense(1, name="dis_fc")(layers.Flatten()(h))
         self.discriminator = keras.Model(frames, [dis_l, logit], name="discriminator")
         self.dis_l_tracker = keras.metrics.Mean(name="dis_l_loss")
@@ -198,7 +198,7 @@ def vaegan_losses(x, y, mu, logvar, feats, logits, kl_tolerance):
     """The VAE-GAN's losses, each a batch mean: (r_loss, kl_loss, dis_l_loss, gan_d_loss, gan_g_loss).
 
     feats, logits: the discriminator on [x; y; y_prior] (3 B frames: real, reconstructed, decoded from
-    z ~ N(0, I)). r_loss, kl_loss: ConvVAE's (vae_losses). dis_l_loss: Larsen eq. 8, a Gaussian with
+    z ~ N(0, I)). r_loss, kl_loss: ConvVAE's (vae_losses). dis_l_loss: Larsen sec. 2.3, a Gaussian with
     identity covariance on Dis_l, as squared error summed over the features (as r_loss over pixels;
     the constant and the factor 1/2 dropped). gan_d_loss: sigmoid cross-entropy of real against fake,
     the two kinds of fake weighted 1/2 each (aegan.py's real_vs_gen_weight 0.5), so a discriminator
