@@ -103,8 +103,8 @@ def main():
         print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size})")
     vae.compile(optimizer=optimizer)
     print(f"[{STAGE}] {len(files)} episodes in {rollouts_dir}")
-    guard = training.CollapseGuard(vc.gan_collapse_window if gan else 0, vc.gan_collapse_warmup,
-                                   vc.gan_collapse_low, vc.gan_collapse_tol)
+    guard = training.CollapseGuard(vc.gan_collapse_window, vc.gan_collapse_warmup, vc.gan_collapse_low,
+                                   vc.gan_collapse_tol) if gan else None
 
     state = None if args.redo else training.load_checkpoint(ckpt_dir, vae, optimizer)
     if state is None:
@@ -130,7 +130,7 @@ def main():
                 logs = {k: float(v) for k, v in vae.train_on_batch(batch, return_dict=True).items()}
                 where = f"epoch {epoch + 1}, step {state['step'] + 1}"
                 training.check_finite(logs, STAGE, where)
-                if gan:
+                if guard:
                     guard.update(logs["gan_d_loss"], state["step"] + 1, STAGE, where)
                 state["step"] += 1
                 state["epoch_step"] += 1

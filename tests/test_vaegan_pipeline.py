@@ -30,7 +30,8 @@ def test_vaegan_world_model(pipeline):
     import npmodels
     tmp, logs = pipeline
     res = f"{tmp}/results/{NAME}"
-    assert "VAEGAN parameters: encoder+decoder 4,348,547 (as the ConvVAE), discriminator 691,169" in logs["02_train_vae.py"]
+    assert ("VAEGAN parameters: encoder+decoder 4,348,547 (as the ConvVAE), discriminator 691,169"
+            in logs["02_train_vae.py"])
     hist = json.load(open(f"{res}/vae_history.json"))["history"]
     assert hist and all(np.isfinite(h[k]) for h in hist for k in
                         ("loss", "r_loss", "kl_loss", "dis_l_loss", "gan_d_loss", "gan_g_loss"))
@@ -99,8 +100,8 @@ def test_vaegan_nan_or_collapse_stops_02_keeping_the_checkpoint(pipeline):
     code, out = run("02_train_vae.py", "carracing", root, *GAN, "vae.epochs=2", "vae.checkpoint_minutes=0",
                     "vae.gan_collapse_window=2", "vae.gan_collapse_warmup=16", "vae.gan_collapse_tol=10", check=False)
     last = out.strip().splitlines()[-1]
-    assert code == 1 and last.startswith(
-        "[02_train_vae] error: 02_train_vae: the discriminator collapsed at epoch 2, step 16: its loss averaged"), out[-2000:]
+    assert code == 1 and last.startswith("[02_train_vae] error: 02_train_vae: the discriminator collapsed at "
+                                         "epoch 2, step 16: its loss averaged"), out[-2000:]
     assert "within 10.0 of log 4" in last and "Traceback" not in out
     assert not os.path.exists(f"{root}/results/{NAME}/vae.weights.h5")
     assert json.load(open(f"{root}/data/{NAME}/ckpt/vae/state.json"))["step"] == 14  # epoch 1's end
