@@ -135,12 +135,13 @@ class VAEGAN(ConvVAE):
       encoder       kl_loss + dis_l_loss (+ pixel_weight * r_loss)
       decoder       gamma * dis_l_loss + gan_g_loss (+ pixel_weight * r_loss)
       discriminator gan_d_loss
-    The encoder gets no GAN gradient (Larsen 2.3; the authors' code, github.com/andersbll/
-    autoencoding_beyond_pixels, model/aegan.py, scales it to 0). All three
-    parts take one step of one optimizer (stage 02: RMSProp, as aegan.py) on their own gradients, so
-    one checkpoint holds the whole state. numpy_weights / set_numpy_weights are ConvVAE's: the
-    encoder and decoder under ConvVAE's names, so vae.weights.h5, world_model.npz and everything
-    downstream do not know which kind of V trained them.
+    The encoder gets no GAN gradient (Larsen sec. 2.3; the authors' code, github.com/andersbll/
+    autoencoding_beyond_pixels, model/aegan.py, scales it to 0). All three parts take one step of one
+    optimizer (stage 02: RMSProp, as aegan.py) on their own gradients, so one checkpoint holds the
+    whole state. Metrics: loss (the encoder's), r_loss, kl_loss, dis_l_loss, gan_d_loss, gan_g_loss.
+    numpy_weights / set_numpy_weights are ConvVAE's: the encoder and decoder under ConvVAE's names,
+    so vae.weights.h5, world_model.npz and everything downstream do not know which kind of V
+    trained them.
     """
 
     def __init__(self, z_size, kl_tolerance=0.5, gamma=1.0, pixel_weight=0.1, seed=None, **kwargs):
@@ -178,7 +179,7 @@ class VAEGAN(ConvVAE):
         with tf.GradientTape(persistent=True) as tape:
             mu, logvar = self.encode(x)
             y = self.decoder(self.sample_z(mu, logvar))
-            y_prior = self.decoder(keras.random.normal(ops.shape(mu), seed=self.seed_generator))  # Larsen 2.3: x_p
+            y_prior = self.decoder(keras.random.normal(ops.shape(mu), seed=self.seed_generator))  # Larsen sec. 2.3: x_p
             feats, logits = self.discriminator(ops.concatenate([x, y, y_prior], axis=0))
             losses = vaegan_losses(x, y, mu, logvar, feats, logits, self.kl_tolerance)
             r_loss, kl_loss, dis_l, gan_d, gan_g = losses
@@ -201,9 +202,9 @@ def vaegan_losses(x, y, mu, logvar, feats, logits, kl_tolerance):
     z ~ N(0, I)). r_loss, kl_loss: ConvVAE's (vae_losses). dis_l_loss: Larsen sec. 2.3, a Gaussian with
     identity covariance on Dis_l, as squared error summed over the features (as r_loss over pixels;
     the constant and the factor 1/2 dropped). gan_d_loss: sigmoid cross-entropy of real against fake,
-    the two kinds of fake weighted 1/2 each (aegan.py's real_vs_gen_weight 0.5), so a discriminator
+    the two kinds of fake weighted 1/2 each (as aegan.py with real_vs_gen_weight 0.5), so a discriminator
     at chance scores log 4. gan_g_loss: the decoder's, -log D on both fakes, halved likewise (ours:
-    the non-saturating form of Goodfellow et al. 2014, 3, in place of Algorithm 1's -L_GAN).
+    the non-saturating form of Goodfellow et al. 2014, sec. 3, in place of Algorithm 1's -L_GAN).
     """
     _, r_loss, kl_loss = vae_losses(x, y, mu, logvar, kl_tolerance)
     f_real, f_recon, _ = ops.split(feats, 3, axis=0)
