@@ -1,4 +1,5 @@
-"""Stage 02: train V, the ConvVAE (paper appendix A.1), on the random-rollout frames.
+"""Stage 02: train V, the ConvVAE (paper appendix A.1), on the random-rollout frames; with
+vae.kind=vaegan a VAE-GAN (arch.VAEGAN, docs/vaegan.md) with the same encoder and decoder.
 
     python 02_train_vae.py --config doom small
     python 02_train_vae.py --config carracing vae.epochs=2
@@ -11,7 +12,9 @@ the pool, not by the number of rollouts. A checkpoint is written at pool boundar
 Reads  {rollouts_dir}/ep_*.npz                 (stage 01; {data_dir}/rollouts by default)
 Writes {run_dir}/vae.weights.h5, vae_history.json, figures/vae_loss.png,
        figures/vae_reconstructions.png, config.yaml, then vae.done.json (the marker that says
-       the stage is done: written last, with the outputs' hashes); checkpoints in {data_dir}/ckpt/vae
+       the stage is done: written last, with the outputs' hashes); checkpoints in {data_dir}/ckpt/vae.
+       vaegan: vae.weights.h5 holds the encoder and decoder as a ConvVAE's (what 03 and 04 load),
+       discriminator.weights.h5 the discriminator; the checkpoints hold both and the optimizer.
 """
 import os
 import time
@@ -72,6 +75,7 @@ def main():
     cfg = config.from_args(args)
     data_dir, run_dir = config.data_dir(cfg), config.run_dir(cfg)
     out_path = os.path.join(run_dir, "vae.weights.h5")
+    dis_path = os.path.join(run_dir, "discriminator.weights.h5")
     history_path = os.path.join(run_dir, "vae_history.json")
     marker = os.path.join(run_dir, "vae.done.json")
     ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
@@ -86,11 +90,21 @@ def main():
     vc = cfg.vae
 
     keras.utils.set_random_seed(cfg.seed)
-    vae = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance, seed=cfg.seed)
-    optimizer = keras.optimizers.Adam(vc.learning_rate)
+    gan = vc.kind == "vaegan"
+    if gan:
+        vae = arch.VAEGAN(vc.z_size, kl_tolerance=vc.kl_tolerance, gamma=vc.gan_gamma,
+                          pixel_weight=vc.gan_pixel_weight, seed=cfg.seed)
+        optimizer = keras.optimizers.RMSprop(vc.gan_learning_rate)  # arch.VAEGAN: one step for all three parts
+        print(f"[{STAGE}] VAEGAN parameters: encoder+decoder {vae.vae_count_params():,} (as the ConvVAE), "
+              f"discriminator {vae.discriminator.count_params():,} (z={vc.z_size})")
+    else:
+        vae = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance, seed=cfg.seed)
+        optimizer = keras.optimizers.Adam(vc.learning_rate)
+        print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size})")
     vae.compile(optimizer=optimizer)
-    print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size}); "
-          f"{len(files)} episodes in {rollouts_dir}")
+    print(f"[{STAGE}] {len(files)} episodes in {rollouts_dir}")
+    guard = training.CollapseGuard(vc.gan_collapse_window, vc.gan_collapse_warmup, vc.gan_collapse_low,
+                                   vc.gan_collapse_tol) if gan else None
 
     state = None if args.redo else training.load_checkpoint(ckpt_dir, vae, optimizer)
     if state is None:
@@ -114,7 +128,10 @@ def main():
             for batch in pool_batches(files, epoch_pools[pool_no], vc.batch_size, cfg.seed, epoch, pool_no, widths):
                 vae.reset_metrics()
                 logs = {k: float(v) for k, v in vae.train_on_batch(batch, return_dict=True).items()}
-                training.check_finite(logs, STAGE, f"epoch {epoch + 1}, step {state['step'] + 1}")
+                where = f"epoch {epoch + 1}, step {state['step'] + 1}"
+                training.check_finite(logs, STAGE, where)
+                if guard:
+                    guard.update(logs["gan_d_loss"], state["step"] + 1, STAGE, where)
                 state["step"] += 1
                 state["epoch_step"] += 1
                 state["frames"] += len(batch)
@@ -138,13 +155,17 @@ def main():
         raise SystemExit(f"[{STAGE}] no training batches: episodes are shorter than vae.batch_size={vc.batch_size}")
     def figures():
         if state["history"]:
-            training.plot_curves(state["history"], ["loss", "r_loss", "kl_loss"],
-                                 os.path.join(run_dir, "figures", "vae_loss.png"), f"ConvVAE training ({cfg.name})")
+            keys = ["loss", "r_loss", "kl_loss"] + (["dis_l_loss", "gan_d_loss", "gan_g_loss"] if gan else [])
+            training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "vae_loss.png"),
+                                 f"{'VAEGAN' if gan else 'ConvVAE'} training ({cfg.name})")
         save_reconstructions(vae, files, os.path.join(run_dir, "figures", "vae_reconstructions.png"))
     twin = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance)
+    if gan:  # V as 03 and 04 load it: a ConvVAE with the VAE-GAN's encoder and decoder
+        twin.set_numpy_weights(vae.numpy_weights())
     history = {"history": state["history"], "frames_seen": state["frames"], "seconds": state["seconds"]}
     training.write_outputs(marker, [
-        (out_path, lambda p: training.save_weights_atomic(vae, twin, p)),
+        (out_path, lambda p: training.save_weights_atomic(twin if gan else vae, twin, p)),
+        *([(dis_path, lambda p: training.save_weights_atomic(vae.discriminator, vae.discriminator, p))] if gan else []),
         (history_path, lambda p: fileio.write_json(p, history))],
         step=state["step"], epoch=state["epoch"], then=[figures, lambda: config.save(cfg, run_dir, STAGE)])
     last = (state["history"] or [None])[-1]

@@ -1,6 +1,8 @@
 """Models and losses of World Models (Ha & Schmidhuber 2018): V, M and C. No I/O here.
 
 - ConvVAE (V): paper appendix A.1. 4,348,547 parameters at z=32, 4,446,915 at z=64.
+- VAEGAN (V, config vae.kind=vaegan; ours, after Larsen et al. 2016): the same encoder and decoder
+  plus a 691,169-parameter discriminator; only the encoder and decoder leave stage 02.
 - MDNRNN (M): LSTM + mixture-density head, paper appendix A.2. 422,368 (CarRacing:
   256 units, input [z, a]) and 1,678,785 (Doom: 512 units, input [z, a, restart],
   plus a done logit). Optionally one reward output (ours for the dream of CarRacing,
@@ -123,6 +125,98 @@ def vae_losses(x, y, mu, logvar, kl_tolerance):
     z_size = ops.shape(mu)[-1]
     kl_loss = ops.mean(ops.maximum(kl, kl_tolerance * ops.cast(z_size, kl.dtype)))
     return r_loss + kl_loss, r_loss, kl_loss
+
+
+class VAEGAN(ConvVAE):
+    """V as a VAE-GAN (Larsen et al. 2016, "Autoencoding beyond pixels using a learned similarity
+    metric"): ConvVAE's encoder and decoder (the generator), plus a discriminator whose third
+    convolution ("Dis_l") measures how alike a frame and its reconstruction are.
+
+    Losses (vaegan_losses) and which part each one trains (Larsen sec. 2.3, Algorithm 1):
+      encoder       kl_loss + dis_l_loss (+ pixel_weight * r_loss)
+      decoder       gamma * dis_l_loss + gan_g_loss (+ pixel_weight * r_loss)
+      discriminator gan_d_loss
+    The encoder gets no GAN gradient (Larsen sec. 2.3; the authors' code, github.com/andersbll/
+    autoencoding_beyond_pixels, model/aegan.py, scales it to 0). All three parts take one step of one
+    optimizer (stage 02: RMSProp, as aegan.py) on their own gradients, so one checkpoint holds the
+    whole state. Metrics: loss (the encoder's), r_loss, kl_loss, dis_l_loss, gan_d_loss, gan_g_loss.
+    numpy_weights / set_numpy_weights are ConvVAE's: the encoder and decoder under ConvVAE's names,
+    so vae.weights.h5, world_model.npz and everything downstream do not know which kind of V
+    trained them.
+    """
+
+    def __init__(self, z_size, kl_tolerance=0.5, gamma=1.0, pixel_weight=0.1, seed=None, **kwargs):
+        super().__init__(z_size, kl_tolerance=kl_tolerance, seed=seed, **kwargs)
+        self.gamma = gamma  # Larsen sec. 2.3: weight of Dis_l reconstruction against the GAN loss (decoder)
+        self.pixel_weight = pixel_weight  # ours: ConvVAE's pixel L2, to steady the start (Dis_l is random then)
+        conv = dict(kernel_size=4, strides=2, activation="relu")  # ours: the encoder's convolutions
+        frames = keras.Input((64, 64, 3))
+        h = layers.Conv2D(32, name="dis_conv1", **conv)(frames)
+        h = layers.Conv2D(64, name="dis_conv2", **conv)(h)
+        dis_l = layers.Conv2D(128, name="dis_conv3", **conv)(h)  # 6x6x128. The authors' Dis_l is their 4th, last
+        h = layers.Conv2D(256, name="dis_conv4", **conv)(dis_l)  # conv (8x8x256, recon_depth=9); ours is 2x2 there
+        logit = layers.Dense(1, name="dis_fc")(layers.Flatten()(h))
+        self.discriminator = keras.Model(frames, [dis_l, logit], name="discriminator")
+        self.dis_l_tracker = keras.metrics.Mean(name="dis_l_loss")
+        self.gan_d_tracker = keras.metrics.Mean(name="gan_d_loss")
+        self.gan_g_tracker = keras.metrics.Mean(name="gan_g_loss")
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.dis_l_tracker, self.gan_d_tracker, self.gan_g_tracker]
+
+    def vae_count_params(self):
+        """Parameters of the encoder and decoder (ConvVAE's count)."""
+        return sum(int(np.prod(w.shape)) for layer in self._named_layers() for w in layer.weights)
+
+    def parts(self):
+        """(encoder, decoder, discriminator) trainable variables."""
+        enc = self.encoder_body.trainable_weights + self.enc_mu.trainable_weights + self.enc_logvar.trainable_weights
+        return enc, self.decoder.trainable_weights, self.discriminator.trainable_weights
+
+    def train_step(self, data):
+        frames, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = self.to_float(frames)
+        with tf.GradientTape(persistent=True) as tape:
+            mu, logvar = self.encode(x)
+            y = self.decoder(self.sample_z(mu, logvar))
+            y_prior = self.decoder(keras.random.normal(ops.shape(mu), seed=self.seed_generator))  # Larsen sec. 2.3: x_p
+            feats, logits = self.discriminator(ops.concatenate([x, y, y_prior], axis=0))
+            losses = vaegan_losses(x, y, mu, logvar, feats, logits, self.kl_tolerance)
+            r_loss, kl_loss, dis_l, gan_d, gan_g = losses
+            pixel = self.pixel_weight * r_loss
+            part_losses = (kl_loss + dis_l + pixel, self.gamma * dis_l + gan_g + pixel, gan_d)
+        grads = {}
+        for loss, variables in zip(part_losses, self.parts()):
+            grads.update(zip(map(id, variables), tape.gradient(loss, variables)))
+        del tape
+        self.optimizer.apply_gradients([(grads[id(v)], v) for v in self.trainable_weights])
+        for tracker, value in zip(self.metrics, (part_losses[0], r_loss, kl_loss, dis_l, gan_d, gan_g)):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def vaegan_losses(x, y, mu, logvar, feats, logits, kl_tolerance):
+    """The VAE-GAN's losses, each a batch mean: (r_loss, kl_loss, dis_l_loss, gan_d_loss, gan_g_loss).
+
+    feats, logits: the discriminator on [x; y; y_prior] (3 B frames: real, reconstructed, decoded from
+    z ~ N(0, I)). r_loss, kl_loss: ConvVAE's (vae_losses). dis_l_loss: Larsen sec. 2.3, a Gaussian with
+    identity covariance on Dis_l, as squared error summed over the features (as r_loss over pixels;
+    the constant and the factor 1/2 dropped). gan_d_loss: sigmoid cross-entropy of real against fake,
+    the two kinds of fake weighted 1/2 each (as aegan.py with real_vs_gen_weight 0.5), so a discriminator
+    at chance scores log 4. gan_g_loss: the decoder's, -log D on both fakes, halved likewise (ours:
+    the non-saturating form of Goodfellow et al. 2014, sec. 3, in place of Algorithm 1's -L_GAN).
+    """
+    _, r_loss, kl_loss = vae_losses(x, y, mu, logvar, kl_tolerance)
+    f_real, f_recon, _ = ops.split(feats, 3, axis=0)
+    dis_l = ops.mean(ops.sum(ops.square(f_real - f_recon), axis=[1, 2, 3]))
+    l_real, l_recon, l_prior = ops.split(logits, 3, axis=0)
+
+    def bce(logit, target):  # sigmoid cross-entropy, batch mean
+        return ops.mean(ops.maximum(logit, 0.0) - logit * target + ops.log1p(ops.exp(-ops.abs(logit))))
+    gan_d = bce(l_real, 1.0) + 0.5 * (bce(l_recon, 0.0) + bce(l_prior, 0.0))
+    gan_g = 0.5 * (bce(l_recon, 1.0) + bce(l_prior, 1.0))
+    return r_loss, kl_loss, dis_l, gan_d, gan_g
 
 
 # ----------------------------------------------------------------------------- M

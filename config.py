@@ -123,6 +123,9 @@ RANGES = {
     "data.agent_from": _NONNEG, "data.agent_explore": _PROB,
     "vae.z_size": _POS, "vae.batch_size": _POS, "vae.learning_rate": _POS, "vae.kl_tolerance": _NONNEG,
     "vae.epochs": _NONNEG, "vae.shuffle_episodes": _POS, "vae.checkpoint_minutes": _NONNEG,
+    "vae.gan_learning_rate": _POS, "vae.gan_gamma": _NONNEG, "vae.gan_pixel_weight": _NONNEG,
+    "vae.gan_collapse_window": _NONNEG, "vae.gan_collapse_warmup": _NONNEG, "vae.gan_collapse_low": _NONNEG,
+    "vae.gan_collapse_tol": _NONNEG,
     "rnn.hidden": _POS, "rnn.mixtures": _POS, "rnn.restart_factor": _POS, "rnn.batch_size": _POS,
     "rnn.seq_len": _POS, "rnn.epochs": _NONNEG, "rnn.learning_rate": _POS, "rnn.decay_rate": (0, False, 1),
     "rnn.min_learning_rate": _NONNEG, "rnn.grad_clip": _POS, "rnn.checkpoint_minutes": _NONNEG,
@@ -133,10 +136,17 @@ RANGES = {
     "controller.real_eval_episodes": _POS, "controller.chunk": _NONNEG,
 }
 
+# Keys whose value is one of a few words.
+CHOICES = {"vae.kind": ("convvae", "vaegan")}
+
 
 def check_ranges(cfg):
-    """ConfigError naming the first key whose value is out of its range (RANGES)."""
+    """ConfigError naming the first key whose value is out of its range (RANGES) or not one of its
+    CHOICES."""
     flat = _flatten(cfg)
+    for key, allowed in CHOICES.items():
+        if key in flat and flat[key] not in allowed:
+            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {flat[key]!r}")
     for key, (low, inclusive, high) in RANGES.items():
         value = flat.get(key)
         if value is None or isinstance(value, bool):

@@ -191,6 +191,38 @@ def check_finite(logs, stage, where):
                             "point on; the last checkpoint and earlier results are untouched.")
 
 
+class CollapseGuard:
+    """Stops a GAN whose discriminator collapsed (stage 02, vae.kind=vaegan; ours). D's loss
+    (arch.vaegan_losses' gan_d_loss) averaged over the last `window` batches, once `warmup` batches
+    are done, below `low` means D tells every frame apart (the decoder's GAN gradient vanishes);
+    within `tol` of log 4 means D sits at chance (it teaches nothing, and Dis_l is no metric).
+    window 0 turns it off."""
+
+    AT_CHANCE = math.log(4.0)  # -log 0.5 on the real frames + -log 0.5 on the fakes
+
+    def __init__(self, window, warmup, low, tol):
+        self.window, self.warmup, self.low, self.tol = window, warmup, low, tol
+        self.recent = []
+
+    def update(self, loss, step, stage, where):
+        """Add one batch's loss (batch number `step` of the run); raise TrainingError on collapse."""
+        if not self.window:
+            return
+        self.recent = (self.recent + [loss])[-self.window:]
+        if step < self.warmup or len(self.recent) < self.window:
+            return
+        mean = sum(self.recent) / self.window
+        if mean < self.low:
+            why = f"below {self.low} (it wins outright)"
+        elif abs(mean - self.AT_CHANCE) < self.tol:
+            why = f"within {self.tol} of log 4 = {self.AT_CHANCE:.3f} (it is at chance)"
+        else:
+            return
+        raise TrainingError(f"{stage}: the discriminator collapsed at {where}: its loss averaged {mean:.4f} "
+                            f"over the last {self.window} batches, {why}. The last checkpoint and earlier "
+                            "results are untouched.")
+
+
 def save_weights_atomic(model, twin, path):
     """Save `model`'s weights through `twin`, an uncompiled model of the same architecture:
     Keras 3's save_weights also stores a compiled model's optimizer state (3x the size).

@@ -182,3 +182,64 @@ def test_set_numpy_weights_round_trip():
     frames = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     np.testing.assert_array_equal(np.asarray(v.encode(v.to_float(frames))[0]),
                                   np.asarray(w.encode(w.to_float(frames))[0]))
+
+
+def test_vaegan_parameter_counts():
+    """The encoder and decoder are the ConvVAE's; the discriminator's count follows from its layers:
+    4x4 stride-2 valid convolutions 3 -> 32 -> 64 -> 128 -> 256 channels, then one dense logit."""
+    gan = arch.VAEGAN(32)
+    assert gan.vae_count_params() == arch.ConvVAE(32).count_params() == 4_348_547
+    size, cin, expected = 64, 3, 0
+    for cout in (32, 64, 128, 256):
+        expected += 4 * 4 * cin * cout + cout
+        size, cin = (size - 4) // 2 + 1, cout
+    expected += size * size * cin + 1
+    assert gan.discriminator.count_params() == expected == 691_169
+    assert gan.count_params() == 4_348_547 + expected
+    assert tuple(gan.discriminator.outputs[0].shape[1:]) == (6, 6, 128)  # Dis_l
+
+
+def test_vaegan_losses_against_numpy():
+    rng = np.random.default_rng(4)
+    B = 3
+    x, y = (rng.uniform(size=(B, 64, 64, 3)).astype(np.float32) for _ in range(2))
+    mu, logvar = rng.normal(size=(B, 8)).astype(np.float32), np.zeros((B, 8), np.float32)
+    feats = rng.normal(size=(3 * B, 6, 6, 4)).astype(np.float32)
+    logits = rng.normal(size=(3 * B, 1)).astype(np.float32) * 3
+    r, kl, dis_l, gan_d, gan_g = (float(v) for v in arch.vaegan_losses(x, y, mu, logvar, feats, logits, 0.5))
+    _, r_vae, kl_vae = (float(v) for v in arch.vae_losses(x, y, mu, logvar, 0.5))
+    assert (r, kl) == (r_vae, kl_vae)
+    assert dis_l == pytest.approx(np.mean(np.sum((feats[:B] - feats[B:2 * B]) ** 2, axis=(1, 2, 3))), rel=1e-5)
+    p = 1 / (1 + np.exp(-logits[:, 0].astype(np.float64)))
+    real, recon, prior = p[:B], p[B:2 * B], p[2 * B:]
+    d = -np.mean(np.log(real)) - 0.5 * (np.mean(np.log(1 - recon)) + np.mean(np.log(1 - prior)))
+    g = -0.5 * (np.mean(np.log(recon)) + np.mean(np.log(prior)))
+    assert gan_d == pytest.approx(d, rel=1e-5) and gan_g == pytest.approx(g, rel=1e-5)
+    chance = arch.vaegan_losses(x, y, mu, logvar, feats, np.zeros_like(logits), 0.5)
+    assert float(chance[3]) == pytest.approx(np.log(4), rel=1e-6)  # what the collapse guard looks for
+
+
+def test_vaegan_trains_each_part():
+    """One step moves the encoder, the decoder and the discriminator; a few steps on one batch cut
+    the pixel error as the ConvVAE's do; numpy_weights are the ConvVAE's, under its names."""
+    keras.utils.set_random_seed(0)
+    gan = arch.VAEGAN(8, seed=0)
+    gan.compile(optimizer=keras.optimizers.RMSprop(1e-3))
+    frames = np.zeros((8, 64, 64, 3), np.uint8)
+    frames[:, 20:40] = 200
+    before = [[v.numpy().copy() for v in part] for part in gan.parts()]
+    logs = gan.train_on_batch(frames, return_dict=True)
+    assert set(logs) == {"loss", "r_loss", "kl_loss", "dis_l_loss", "gan_d_loss", "gan_g_loss"}
+    for old, part in zip(before, gan.parts()):
+        assert any(not np.array_equal(a, np.asarray(v)) for a, v in zip(old, part))
+    first = logs["r_loss"]
+    for _ in range(15):
+        gan.reset_metrics()
+        last = gan.train_on_batch(frames, return_dict=True)["r_loss"]
+    assert last < 0.5 * first
+    vae = arch.ConvVAE(8)
+    assert sorted(gan.numpy_weights()) == sorted(vae.numpy_weights())
+    vae.set_numpy_weights(gan.numpy_weights())
+    np.testing.assert_array_equal(np.asarray(vae.encode(vae.to_float(frames))[0]),
+                                  np.asarray(gan.encode(gan.to_float(frames))[0]))
+    np.testing.assert_array_equal(np.asarray(vae.decoder(np.ones((1, 8)))), np.asarray(gan.decoder(np.ones((1, 8)))))

@@ -63,6 +63,7 @@ def test_an_overlay_given_as_the_game_is_a_config_error():
     ("data.repeat_max=0", "data.repeat_max must be > 0"),
     ("data.repeat_min=11", "data.repeat_max .10. must be >= data.repeat_min .11."),
     ("controller.population=-3", "controller.population must be > 0"),
+    ("vae.kind=gan", "vae.kind must be one of convvae, vaegan, got 'gan'"),
 ])
 def test_out_of_range_values_are_config_errors(override, words):
     with pytest.raises(config.ConfigError, match=words):

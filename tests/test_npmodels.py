@@ -30,7 +30,7 @@ def keras_arch():
 @pytest.fixture(scope="module")
 def vaes(keras_arch):
     _, arch = keras_arch
-    return {z: arch.ConvVAE(z) for z in (32, 64)}
+    return {("convvae", z): arch.ConvVAE(z) for z in (32, 64)} | {("vaegan", 32): arch.VAEGAN(32)}
 
 
 # Doom-like (done head, restart fed to the LSTM) and CarRacing-like, small for speed; CarRacing with
@@ -50,9 +50,10 @@ def test_no_tensorflow_import():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("z_size", [32, 64])
-def test_vae_matches_keras(vaes, z_size):
-    vae = vaes[z_size]
+@pytest.mark.parametrize("kind, z_size", [("convvae", 32), ("convvae", 64), ("vaegan", 32)])
+def test_vae_matches_keras(vaes, kind, z_size):
+    """A VAE-GAN's encoder and decoder (vae.kind=vaegan) go to the numpy V as a ConvVAE's do."""
+    vae = vaes[kind, z_size]
     wm = npmodels.WorldModel.from_keras("doom" if z_size == 64 else "carracing", vae,
                                         _rnn_for(z_size, "doom" if z_size == 64 else "carracing"))
     rng = np.random.default_rng(z_size)

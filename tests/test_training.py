@@ -1,7 +1,11 @@
 """training.done_already: "done" is the marker written last (its outputs' hashes) and a checkpoint
 that agrees; outputs made before markers count as done where no checkpoint says otherwise."""
 import json
+import math
 import os
+
+import numpy as np
+import pytest
 
 import fileio
 import training
@@ -49,3 +53,24 @@ def test_outputs_from_before_markers(tmp_path):
     assert not done(out, hist, marker, ckpt)
     os.remove(out)
     assert not done(out, hist, marker, ckpt)
+
+
+def test_collapse_guard_trips_on_a_collapsed_discriminator_only():
+    """Synthetic discriminator losses: a healthy, noisy one never trips the guard; one pinned near 0
+    or near log 4 trips it after the warm-up, naming the step; window 0 never trips."""
+    rng = np.random.default_rng(0)
+
+    def feed(losses, window=200, warmup=500):
+        guard = training.CollapseGuard(window, warmup, low=0.01, tol=0.005)
+        for step, loss in enumerate(losses, 1):
+            guard.update(float(loss), step, "02", f"step {step}")
+
+    feed(np.clip(1.0 + 0.3 * rng.standard_normal(3000), 0.05, None))  # healthy
+    feed(np.concatenate([np.full(400, math.log(4)), 1.0 + 0.3 * rng.standard_normal(2000)]))  # at chance in warm-up
+    feed(np.full(3000, math.log(4)), window=0)  # off
+    at_chance = math.log(4) + 0.002 * rng.standard_normal(3000)
+    with pytest.raises(training.TrainingError, match=r"collapsed at step 500: .* within 0.005 of log 4"):
+        feed(at_chance)
+    wins = np.concatenate([np.full(1000, 1.0), np.full(2000, 0.0)])  # the mean drops below 0.01 at 199 zeros
+    with pytest.raises(training.TrainingError, match=r"collapsed at step 1199: .* below 0.01"):
+        feed(wins)
