@@ -178,13 +178,16 @@ class DoomTakeCover(gym.Env):
         self.frame_skip = max(1, cfg.env.frame_skip)
         self.action_space = spaces.Box(*(np.float32(v) for v in npmodels.ACTION_BOUNDS["doom"]), dtype=np.float32)
         self.observation_space = OBS_SPACE
+        resolution = getattr(vzd.ScreenResolution, cfg.env.resolution, None)
+        if resolution is None:  # before any DoomGame exists: one dropped half-made was seen to take its process down
+            raise ValueError(f"env.resolution: no ViZDoom ScreenResolution named {cfg.env.resolution!r}")
         game = vzd.DoomGame()
         game.load_config(os.path.join(vzd.scenarios_path, "take_cover.cfg"))
         game.set_window_visible(False)
         game.set_sound_enabled(False)
         game.set_mode(vzd.Mode.PLAYER)
         game.set_screen_format(vzd.ScreenFormat.RGB24)
-        game.set_screen_resolution(getattr(vzd.ScreenResolution, cfg.env.resolution))
+        game.set_screen_resolution(resolution)
         game.set_render_hud(False)
         game.set_doom_skill(cfg.env.doom_skill)
         game.set_episode_timeout(0)  # the cap is ours (max_steps), so truncation is explicit
