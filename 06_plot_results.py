@@ -89,14 +89,7 @@ def plot_scores(history, path, title, references=()):
         keep = [i for i, x in enumerate(ref_g) if g and x <= g[-1]]
         if keep:
             ax.plot([ref_g[i] for i in keep], [ref_s[i] for i in keep], style, color="gray", ms=3, label=label)
-    ax.set_xlabel("generation")
-    ax.set_ylabel("fitness (mean reward over trials)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, ax, path, "generation", "fitness (mean reward over trials)", title, 8)
 
 
 def save_gif(frames, path, scale=2, stride=2, fps=15):
@@ -143,45 +136,48 @@ def dream_episode(cfg, wm, init, params, seed, max_frames):
     return frames, total
 
 
-def temperature_runs(run_dir, named=None):
-    """Doom: every controller folder in run_dir trained in the dream -> {tau: row}; for a tau found
-    in several folders, the one the command names (`named`, controller.dir: the table's agent, also
-    where a longer side run exists), else the one scored in the real game with the most generations."""
-    runs = {}
+def controller_folders(run_dir, mode, key, named=None):
+    """Every controller folder in run_dir trained in `mode` -> {key(history): row}; for a key found in
+    several folders, the one the command names (`named`, controller.dir: the table's agent, also where
+    a longer side run exists), else the one scored in the real game with the most generations."""
+    found = {}
     for name in sorted(os.listdir(run_dir)):
         folder = os.path.join(run_dir, name)
         h = fileio.read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
-        if not h or h.get("meta", {}).get("mode") != "dream":
+        if not h or h.get("meta", {}).get("mode") != mode:
             continue
-        row = {"dir": name, "generations": len(h["generations"]),
+        row = {"dir": name, "generations": len(h["generations"]), "history": h,
                "virtual": fileio.read_json(os.path.join(folder, "eval_dream.json"), required=False),
                "actual": fileio.read_json(os.path.join(folder, "eval_real.json"), required=False)}
-        tau = round(float(h["meta"]["temperature"]), 4)
-        old = runs.get(tau)
+        k = key(h)
+        old = found.get(k)
         if old is None or (name == named, row["actual"] is not None, row["generations"]) > (
                 old["dir"] == named, old["actual"] is not None, old["generations"]):
-            runs[tau] = row
-    return runs
+            found[k] = row
+    return found
+
+
+def temperature_runs(run_dir, named=None):
+    """Doom: the controllers trained in the dream, one per temperature -> {tau: row}."""
+    return controller_folders(run_dir, "dream", lambda h: round(float(h["meta"]["temperature"]), 4), named)
 
 
 def input_rows(run_dir, named=None):
-    """CarRacing: every controller folder in run_dir trained in the real game -> {inputs: row};
-    for an input form found in several folders, the one the command names, else the one scored
-    in the real game with the most generations (as temperature_runs)."""
-    rows = {}
-    for name in sorted(os.listdir(run_dir)):
-        folder = os.path.join(run_dir, name)
-        h = fileio.read_json(os.path.join(folder, "history.json"), required=False) if os.path.isdir(folder) else None
-        if not h or h.get("meta", {}).get("mode") != "real":
-            continue
-        row = {"dir": name, "generations": len(h["generations"]), "history": h,
-               "actual": fileio.read_json(os.path.join(folder, "eval_real.json"), required=False)}
-        inputs = h["meta"].get("inputs", "zh")
-        old = rows.get(inputs)
-        if old is None or (name == named, row["actual"] is not None, row["generations"]) > (
-                old["dir"] == named, old["actual"] is not None, old["generations"]):
-            rows[inputs] = row
-    return rows
+    """CarRacing: the controllers trained in the real game, one per form of C -> {inputs: row}."""
+    return controller_folders(run_dir, "real", lambda h: h["meta"].get("inputs", "zh"), named)
+
+
+def save_figure(fig, ax, path, xlabel, ylabel, title, legend_size):
+    """Label, grid, legend, and write a stage-06 figure."""
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_rows(rows, path):
@@ -207,14 +203,8 @@ def plot_rows(rows, path):
                                          (ORIG_CARRACING_MEAN_SOLUTION, "^:", "authors: mean solution")):
         keep = [k for k, x in enumerate(ref_g) if x <= max(last, 50)]
         ax.plot([ref_g[k] for k in keep], [ref_s[k] for k in keep], style, color="gray", ms=4, label=label)
-    ax.set_xlabel("generation")
-    ax.set_ylabel("reward (mean over trials)")
-    ax.set_title("CarRacing: CMA-ES in the real game, per controller form")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, ax, path, "generation", "reward (mean over trials)",
+                "CarRacing: CMA-ES in the real game, per controller form", 7)
 
 
 def plot_temperatures(runs, path):
@@ -238,14 +228,8 @@ def plot_temperatures(runs, path):
             t, m, sd = map(np.array, zip(*pts))
             ax.errorbar(t + 0.01, m, sd, fmt=style, marker="o", capsize=3, label=label)
     ax.axhline(210, color="gray", lw=0.8, ls=":", label="paper random policy (210)")
-    ax.set_xlabel("temperature tau of M during training")
-    ax.set_ylabel("steps survived (mean ± std)")
-    ax.set_title("DoomTakeCover: controllers trained in the dream")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, ax, path, "temperature tau of M during training", "steps survived (mean ± std)",
+                "DoomTakeCover: controllers trained in the dream", 7)
 
 
 def results_table(cfg, history, real, random, dream_score, gens, runs=None, rows=None):
