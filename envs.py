@@ -16,9 +16,11 @@ Doom: ViZDoom's take_cover scenario without HUD; one float action in [-1, 1] map
 left / nothing / right with thresholds -1/3, 1/3 as in the original doomrnn/doomreal.py.
 Both cap an episode at cfg.env.max_steps agent steps (truncated=True).
 
-Each Doom env owns a ViZDoom engine process: close() it; in a multiprocessing Pool pass
-initializer=envs.worker_init so that Ctrl-C and Pool.terminate() shut the engines down.
+Each Doom env owns a ViZDoom engine process: close() it. Games in worker processes: WorkerPool
+(its workers run worker_init, so that Ctrl-C and an error shut the engines down, and a worker that
+dies ends the run instead of hanging it).
 """
+import concurrent.futures
 import contextlib
 import fcntl
 import multiprocessing.util
@@ -26,6 +28,7 @@ import os
 import signal
 import tempfile
 import threading
+from concurrent.futures.process import BrokenProcessPool
 
 import gymnasium as gym
 import numpy as np
@@ -99,7 +102,7 @@ class CarRacing(gym.Wrapper):
         return self.process(obs), float(total), bool(terminated), bool(truncated), info
 
 
-# Measured here: on Ctrl-C (the SIGINT reaches the engine processes too) or Pool.terminate(), runs
+# Measured here: on Ctrl-C (the SIGINT reaches the engine processes too) or a SIGTERM to the worker, runs
 # hung, the Python side and the engine each waiting for the other, or left engines running. So while
 # a game call is in progress SIGINT / SIGTERM are only recorded; the engine exits on its own SIGINT
 # (the call then fails) and the exception is raised once the call has returned.
@@ -139,12 +142,104 @@ class WorkerExit(SystemExit):
 
 
 def worker_init():
-    """Pool initializer for workers that hold a game. Ctrl-C: workers (and the engines they start,
-    which inherit this) ignore SIGINT; the parent gets it and calls Pool.terminate(). That sends
-    SIGTERM, which would kill a worker without cleanup and leave its engine running (holding our
-    stdout): exit through SystemExit instead, after the current game call, so the game is closed."""
+    """Initializer of WorkerPool's workers, which hold a game. Ctrl-C: workers (and the engines they
+    start, which inherit this) ignore SIGINT; the parent gets it and terminates the workers. That
+    sends SIGTERM, which would kill a worker without cleanup and leave its engine running (holding
+    our stdout): exit through SystemExit instead, after the current game call, so the game is closed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _deferring(WorkerExit))
+
+
+class WorkerDied(RuntimeError):
+    """A WorkerPool worker ended abruptly (a crash in the game, a kill, e.g. out of memory): its
+    task is lost and the pool is unusable."""
+
+
+_stopping = False  # in a worker: it was terminated (SIGTERM) and runs no further task
+
+
+def _run_task(fn, job):
+    """fn(job) in a worker. The executor would send worker_init's WorkerExit (a SystemExit) back as
+    the task's result and keep the worker running; report WorkerDied instead, answer any task still
+    queued for this worker at once, and leave the exit to the executor's stop signal."""
+    global _stopping
+    if not _stopping:
+        try:
+            return fn(job)
+        except WorkerExit:
+            _stopping = True
+    raise WorkerDied(f"a worker process (pid {os.getpid()}) was terminated (SIGTERM)")
+
+
+def _exit_status(code):
+    if code >= 0:
+        return f"exit code {code}"
+    try:  # multiprocessing reports a death by signal N as exit code -N
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
+class WorkerPool:
+    """Worker processes that hold games (worker_init), results as each task finishes:
+
+        with envs.WorkerPool(workers) as pool:
+            for result in pool.imap_unordered(fn, jobs):  # fn top-level; its errors are re-raised here
+
+    A worker that dies abruptly (a crash in the game, an out-of-memory kill) raises WorkerDied:
+    multiprocessing.Pool would replace it and wait forever for its task. Leaving the block by an
+    exception (an error, Ctrl-C) terminates the workers, which close their games first."""
+
+    def __init__(self, workers):
+        # the default start method (fork on Linux), as multiprocessing.Pool had: a module-level
+        # cache in fn (one game per worker) lives in each worker
+        self._executor = concurrent.futures.ProcessPoolExecutor(workers, initializer=worker_init)
+        # the executor's own table of its processes, filled as they start (Python 3.14's
+        # terminate_workers() reads it too); kept, as shutdown() drops the executor's reference
+        self._workers = self._executor._processes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._executor.shutdown()
+        else:
+            self.terminate()
+
+    def imap_unordered(self, fn, jobs):
+        """An iterator over fn(job) for all jobs, in the order they finish. Every job is submitted
+        here, so the workers start now (fork), before the caller starts threads (a progress bar)."""
+        try:
+            futures = [self._executor.submit(_run_task, fn, job) for job in jobs]
+        except BrokenProcessPool:
+            raise self._died() from None
+        return self._results(futures)
+
+    def _results(self, futures):
+        try:
+            for f in concurrent.futures.as_completed(futures):
+                yield f.result()
+        except BrokenProcessPool:
+            raise self._died() from None
+
+    def _died(self):
+        self._executor.shutdown()  # the executor has terminated the other workers: wait for them
+        codes = [p.exitcode for p in self._workers.values() if p.exitcode]
+        # a signal names the death best; siblings terminated while idle exit with code 1
+        ends = sorted({_exit_status(c) for c in codes if c < 0}) or sorted({_exit_status(c) for c in codes})
+        return WorkerDied(f"a worker process died ({', '.join(ends) or 'ended abruptly'})")
+
+    def terminate(self):
+        """Stop now: queued jobs are dropped and running ones interrupted (SIGTERM, after which each
+        worker closes its game, see worker_init); returns once the workers have exited."""
+        workers = list(self._workers.values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for p in workers:
+            if p.exitcode is None:
+                p.terminate()
+        for p in workers:
+            p.join()
 
 
 DOOM_INIT_LOCK = os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock")
@@ -198,7 +293,7 @@ class DoomTakeCover(gym.Env):
             game.init()
         # The Doom engine is a separate process that outlives ours unless close() is called
         # (and it ignores SIGTERM). Close it at exit, also in multiprocessing workers, which
-        # skip atexit; see worker_init for Pool.terminate().
+        # skip atexit; see worker_init for their termination.
         multiprocessing.util.Finalize(self, game.close, exitpriority=0)
         buttons = list(game.get_available_buttons())
         self._left = [int(b == vzd.Button.MOVE_LEFT) for b in buttons]
