@@ -12,7 +12,9 @@ is set: several runs can share one set) with
     reward float32 (T,)
     done   bool    (T,)            True on the last step only if the episode terminated (death,
                                    off the playfield), False if it was cut at env.max_steps
-Episodes already on disk are skipped (files are written atomically); --redo regenerates them.
+Episodes already on disk are skipped (files are written atomically); --redo regenerates them. A worker
+process that dies (a crash in the game, an out-of-memory kill) ends the stage, non-zero: the episodes
+written stay, and the same command resumes.
 
 Iterative training (paper 5; ours, not the paper's Doom recipe): with data.agent = a stage-05
 controller (e.g. results/doom/tau1.15/best.npz, its V + M being the world_model.npz two folders up),
@@ -24,10 +26,10 @@ episodes beside 10,000 random ones already on disk:
     python 01_generate_data.py --config doom cpu name=doom-iter1 data.episodes=11000 \
         data.agent=results/doom/tau1.15/best.npz data.agent_from=10000
 """
+import contextlib
 import os
 import sys
 import time
-from multiprocessing import Pool
 
 import numpy as np
 
@@ -99,18 +101,18 @@ def main():
             for s in todo]
     lengths, t0 = [], time.time()
     workers = max(1, min(cfg.data.workers, len(jobs)))
-    pool = Pool(workers, envs.worker_init) if workers > 1 else None
-    results = pool.imap_unordered(work, jobs) if pool else map(work, jobs)
-    try:
-        for _, n in config.progress(results, total=len(jobs), desc=f"[{STAGE}] episodes", unit="ep"):
-            lengths.append(n)
-    except (Exception, KeyboardInterrupt) as e:
-        if pool:
-            pool.terminate()  # workers close their games first (envs.worker_init)
-        sys.exit(f"[{STAGE}] {'interrupted' if isinstance(e, KeyboardInterrupt) else f'error: {e}'}")
-    if pool:
-        pool.close()
-        pool.join()
+    # leaving the block by an exception (sys.exit included) terminates the workers
+    with envs.WorkerPool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        try:
+            results = pool.imap_unordered(work, jobs) if pool else map(work, jobs)
+            for _, n in config.progress(results, total=len(jobs), desc=f"[{STAGE}] episodes", unit="ep"):
+                lengths.append(n)
+        except envs.WorkerDied as e:
+            kept = sum(os.path.exists(p) for p in paths.values())
+            sys.exit(f"[{STAGE}] error: {e} while generating episodes; the {kept} episodes on disk are kept, "
+                     "run the same command again to resume")
+        except (Exception, KeyboardInterrupt) as e:
+            sys.exit(f"[{STAGE}] {'interrupted' if isinstance(e, KeyboardInterrupt) else f'error: {e}'}")
 
     config.save(cfg, config.run_dir(cfg), STAGE)
     wall = time.time() - t0

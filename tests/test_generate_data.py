@@ -106,6 +106,69 @@ def test_worker_error_names_the_seed(tmp_path):
     assert "episode seed" in r.stderr and "RES_NOT_A_RESOLUTION" in r.stderr
 
 
+# Stage 01 with a `work` whose worker process disappears on the episode of seed 2, once episodes 0
+# and 1 are on disk (seed 2 is the third job: its worker has finished one of them).
+DIES = f"""
+import importlib.util, os, sys, time
+sys.path.insert(0, {ROOT!r})
+import rollouts
+
+spec = importlib.util.spec_from_file_location("generate_data", os.path.join({ROOT!r}, "01_generate_data.py"))
+stage = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(stage)
+real_work = stage.work
+
+
+def work(job):
+    cfg, seed, path, agent = job
+    if seed == 2:
+        first = [os.path.join(os.path.dirname(path), rollouts.episode_name(s)) for s in (0, 1)]
+        deadline = time.time() + 120
+        while time.time() < deadline and not all(map(os.path.exists, first)):
+            time.sleep(0.05)
+        os._exit(1)  # gone at once, as in a crash of the game or an out-of-memory kill
+    return real_work(job)
+
+
+stage.work = work  # main() submits the module's `work`; the forked workers inherit this one
+stage.main()
+"""
+
+
+def test_worker_death_ends_the_stage(tmp_path):
+    """A worker process that dies abruptly must end the stage with a message, not hang it
+    (multiprocessing.Pool replaced the worker and waited forever for its episode); the episodes
+    written stay, and the same command resumes."""
+    import signal
+    script = tmp_path / "dies.py"
+    script.write_text(DIES)
+    cmd = [sys.executable, str(script), "--config", "doom", "tiny",
+           f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}"]
+    # output to files, not pipes: the dead worker's Doom engine is orphaned and keeps its copies
+    # open until the killpg below
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, start_new_session=True)
+        try:
+            p.wait(timeout=180)  # generous, as generate()'s
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    err = (tmp_path / "err").read_text()
+    assert p.returncode != 0
+    assert "a worker process died (exit code 1) while generating episodes" in err
+    assert "episodes on disk are kept, run the same command again to resume" in err
+    first = [str(tmp_path / "data" / "doom-tiny" / "rollouts" / rollouts.episode_name(s)) for s in (0, 1)]
+    for f in first:
+        rollouts.load(f, rollouts.ROLLOUT)
+    before = mtimes(first)
+
+    r = generate(tmp_path, "doom")
+    assert r.returncode == 0, r.stderr
+    assert len(episode_files(tmp_path, "doom")) == 4 and mtimes(first) == before
+
+
 def test_ctrl_c_stops_cleanly(tmp_path):
     """Ctrl-C (SIGINT to the whole process group, Doom engines included) must end the run quickly
     and leave no process behind (ViZDoom otherwise deadlocks or leaks its engine processes)."""
