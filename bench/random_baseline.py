@@ -13,7 +13,6 @@ and prints mean +- std of the steps survived (= the return: +1 per tic) for
 import os
 import sys
 import time
-from multiprocessing import Pool
 
 import numpy as np
 
@@ -67,11 +66,11 @@ def main():
     e = cfg.env
     print(f"{cfg.experiment}: doom_skill={e.doom_skill} frame_skip={e.frame_skip} resolution={e.resolution} "
           f"max_steps={e.max_steps} episodes={args.episodes} seeds {cfg.seed * 1_000_000}+i")
-    with Pool(args.workers, envs.worker_init) as pool:
+    with envs.WorkerPool(args.workers) as pool:
         for policy in args.policies:
             t = time.time()
             jobs = [(cfg, policy, cfg.seed * 1_000_000 + i) for i in range(args.episodes)]
-            res = np.array(pool.map(_work, jobs, chunksize=4))
+            res = np.array(list(pool.imap_unordered(_work, jobs)))  # in any order: only statistics follow
             steps, rets = res[:, 0], res[:, 1]
             wall = time.time() - t
             print(f"  {policy:8s} steps {steps.mean():7.1f} +- {steps.std():6.1f}  (median {np.median(steps):.0f}, "
