@@ -17,6 +17,9 @@ batched over them (Rollouts). CMA-ES, checkpoints and resuming: es.py; re-run th
 to continue after a kill; a finished run is skipped unless --redo. controller.ensemble (ours, not
 the paper's): other world models with the same V; each candidate's trials are split evenly over
 M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dream score use M alone.
+controller.init_from (ours): a controller's params (best.npz or mean.npz of another run of the same
+world model and controller.inputs, e.g. one trained in the dream) where CMA-ES's mean starts instead
+of zeros: a warm start. In the real game each generation's history records its real steps.
 
 --eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
@@ -121,9 +124,11 @@ def games(cfg, training, n):
 def real_episodes(envs_, policy, seeds, max_steps):
     """One episode per env, with its seed, played in lock-step: each step policy(frames, rows) gets
     the frames of the rows still running (ascending) and returns their actions. Each episode ends
-    as it would alone (terminated, truncated, or after max_steps). Returns the total rewards."""
+    as it would alone (terminated, truncated, or after max_steps). Returns the total rewards and
+    the steps each episode took."""
     obs = [env.reset(seed=int(seed))[0] for env, seed in zip(envs_, seeds)]
     totals = [0.0] * len(obs)
+    lengths = [0] * len(obs)
     running = list(range(len(obs)))
     for _ in range(max_steps):
         if not running:
@@ -133,14 +138,16 @@ def real_episodes(envs_, policy, seeds, max_steps):
         for i, action in zip(running, actions):
             obs[i], reward, terminated, truncated, _ = envs_[i].step(action)
             totals[i] += reward
+            lengths[i] += 1
             if not (terminated or truncated):
                 still.append(i)
         running = still
-    return np.array(totals)
+    return np.array(totals), np.array(lengths)
 
 
 class Rollouts:
-    """The evaluation es.py calls: (params (k, n), seeds (k,), trials) -> rewards (k, trials).
+    """The evaluation es.py calls: (params (k, n), seeds (k,), trials) -> rewards (k, trials), and
+    in the real game also the steps each episode took (es.py records a generation's real steps).
 
     Small and picklable (the config as a dict): it is sent with every task; what is heavy is
     loaded once per process (see `cached`). mode "dream": dream.dream_rollouts with one seed per
@@ -179,6 +186,7 @@ class Rollouts:
         wm = world_model(p["wm"]) if self.policy == "controller" else None
         low, high = envs_[0].action_space.low, envs_[0].action_space.high
         out = np.zeros((len(params), trials))
+        steps = np.zeros((len(params), trials), dtype=np.int64)
         for i, (theta, seed) in enumerate(zip(params, seeds)):
             seed = int(seed)
             rngs = [np.random.default_rng([seed + t, 0] if self.blocks else [seed, t]) for t in range(trials)]
@@ -188,8 +196,9 @@ class Rollouts:
             else:
                 agents = npmodels.Agents(wm, theta, rngs, cfg.controller.inputs)
                 policy = agents.act
-            out[i] = real_episodes(envs_, policy, [(seed + t) % 2**31 for t in range(trials)], self.max_steps)
-        return out
+            out[i], steps[i] = real_episodes(envs_, policy, [(seed + t) % 2**31 for t in range(trials)],
+                                             self.max_steps)
+        return out, steps
 
 
 # ----------------------------------------------------------------------------- train / eval
@@ -239,6 +248,19 @@ def check_ensemble(cfg, wm_path):
     return [file_sha1(path) for path in paths_]
 
 
+def warm_start(path, n_params, inputs):
+    """The params in `path` (a stage-05 best.npz or mean.npz), checked to fit this controller."""
+    try:
+        params = es.load_params(path)  # the form first (it names the mismatch better than a size)
+        with np.load(path, allow_pickle=False) as f:
+            theirs = str(f["inputs"]) if "inputs" in f.files else "zh"
+        if theirs != inputs:
+            raise ValueError(f"{path} is a controller.inputs={theirs} controller, this run trains inputs={inputs}")
+        return es.load_params(path, n_params)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"[{STAGE}] controller.init_from: {e}") from None
+
+
 def train(cfg, args, executor):
     p = paths(cfg)
     c = cfg.controller
@@ -267,15 +289,23 @@ def train(cfg, args, executor):
                 "max_steps": c.max_steps}
     if c.inputs != "zh":  # only then, so that runs made before this key resume as they were
         meta["inputs"] = identity["inputs"] = c.inputs
+    x0 = None
+    if c.init_from:  # only then, so that runs made before this key resume as they were
+        x0 = warm_start(c.init_from, n_params, c.inputs)
+        meta["init_from"], identity["init_sha1"] = c.init_from, file_sha1(c.init_from)
+        print(f"[{STAGE}] CMA-ES starts from {c.init_from} (a warm start)", flush=True)
     if ensemble:  # only then, so that runs made before this key resume as they were
         meta["ensemble"] = list(c.ensemble)
         identity["ensemble_sha1"] = ensemble
         print(f"[{STAGE}] each candidate's {c.trials} trials split over {len(ensemble) + 1} dreams: "
               f"{p['wm']}, {', '.join(c.ensemble)}", flush=True)
     state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True), n_params, settings, p["ckpt"], p["out"],
-                     executor, redo=args.redo, meta=meta, identity=identity, params_meta={"inputs": c.inputs})
+                     executor, redo=args.redo, meta=meta, identity=identity, params_meta={"inputs": c.inputs}, x0=x0)
     config.save(cfg, p["out"], STAGE)  # this controller's config, beside its outputs (once they are written)
     best = state["best_eval"]
+    if best is None:  # controller.generations=0: the start alone (e.g. a warm start's mean.npz)
+        print(f"[{STAGE}] generation 0: no controller scored yet -> {os.path.join(p['out'], 'mean.npz')}")
+        return
     print(f"[{STAGE}] generation {state['generation']}: shipped controller = mean at generation "
           f"{best['generation']}, scored {best['mean']:.1f} +- {best['std']:.1f} over {best['episodes']} "
           f"{c.mode} rollouts -> {os.path.join(p['out'], 'best.npz')}")

@@ -1,7 +1,8 @@
 """CMA-ES for the controller (paper A.4; orig es.py `CMAES` and train.py), generic over the evaluation.
 
     def rollouts(params, seeds, trials):   # top-level (picklable); params (k, n), seeds (k,)
-        return rewards                     # (k, trials): the reward of each rollout
+        return rewards                     # (k, trials): the reward of each rollout, or
+        return rewards, steps              # ...with the env steps each rollout took (k, trials)
 
     def main(executor):                    # executor: an MPI pool on rank 0, None in 1 process
         es.train(rollouts, n_params, es.Settings.from_config(cfg.controller, cfg.seed),
@@ -21,8 +22,8 @@ process): the message names the task's candidate seeds and the worker's rank, ho
 the same command resumes from the last finished generation.
 
 Fitness = mean reward over `trials` rollouts - weight_decay * mean(params**2) (orig es.py
-compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0, sigma0,
-popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
+compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0 as the orig, or
+the params of another run's controller given as x0: a warm start; sigma0, popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
 (cumulative step-size adaptation), what the authors' cma 2.2 did; cma 4.5 (not 4.4.1) switches by
 itself to "tpa" (two-point adaptation) for 300 or more parameters
 (cma.evolution_strategy.TPA_dimension), so it is set explicitly. After every generation the CMA-ES
@@ -34,8 +35,9 @@ controller.
 
 Outputs in `out_dir` (each written atomically, rewritten from the checkpoint):
   history.json  settings, meta, "generations": [{generation, mean, best, worst (fitness),
-                reward_mean, sigma, seconds}], "evaluations": [{generation, mean, std, episodes,
-                seconds, improved}], best_eval, best_candidate
+                reward_mean, sigma, seconds, steps}], "evaluations": [{generation, mean, std, episodes,
+                seconds, improved, steps}], best_eval, best_candidate; steps (the env steps the
+                generation's or evaluation's rollouts took) only where the rollouts count them
   best.npz      the shipped controller (best evaluated mean): params, generation, eval_mean, eval_std
   mean.npz      the current CMA-ES mean: params, generation
 """
@@ -145,7 +147,8 @@ _task_ids = itertools.count()
 
 
 def _run_task(fn, params, seeds, trials, task_id=None):
-    """Executed on a worker: returns (k, trials) float64 rewards or raises EvaluationError.
+    """Executed on a worker: returns (rewards (k, trials) float64, steps (k, trials) int64 or None)
+    or raises EvaluationError.
 
     task_id (with a deadline): first tell rank 0 that this task started here (rank, host, pid)."""
     if task_id is not None:
@@ -153,16 +156,21 @@ def _run_task(fn, params, seeds, trials, task_id=None):
         comm = MPI.COMM_WORLD
         comm.send((task_id, comm.Get_rank(), os.uname().nodename, os.getpid()), dest=0, tag=TASK_STARTED)
     try:
-        out = np.asarray(fn(params, seeds, trials), dtype=np.float64)
+        out = fn(params, seeds, trials)
+        out, steps = out if isinstance(out, tuple) else (out, None)
+        out = np.asarray(out, dtype=np.float64)
+        steps = None if steps is None else np.asarray(steps, dtype=np.int64)
     except BaseException:  # noqa: BLE001
         host = os.uname().nodename
         raise EvaluationError(f"task (candidates with seeds {list(map(int, seeds))}) failed in pid {os.getpid()} "
                               f"on {host}:\n{traceback.format_exc()}") from None
-    if out.shape != (len(params), trials):
-        raise EvaluationError(f"evaluation function returned shape {out.shape}, expected {(len(params), trials)}")
+    for name, a in (("rewards", out), ("steps", steps)):
+        if a is not None and a.shape != (len(params), trials):
+            raise EvaluationError(f"evaluation function returned {name} of shape {a.shape}, "
+                                  f"expected {(len(params), trials)}")
     if not np.all(np.isfinite(out)):
         raise EvaluationError(f"evaluation function returned non-finite rewards for seeds {list(map(int, seeds))}")
-    return out
+    return out, steps
 
 
 def _results_by_deadline(futures, ids, tasks, timeout):
@@ -197,9 +205,10 @@ def task_size(chunk, count, executor=None):
     return max(1, -(-count // workers))
 
 
-def evaluate(fn, params, seeds, trials, executor=None, chunk=0, timeout=0.0):
+def evaluate(fn, params, seeds, trials, executor=None, chunk=0, timeout=0.0, counted=False):
     """Rewards (len(params), trials) in candidate order; tasks of task_size(chunk) candidates.
-    timeout > 0 (MPI only): a task that runs longer on its worker ends the run (EvaluationError)."""
+    timeout > 0 (MPI only): a task that runs longer on its worker ends the run (EvaluationError).
+    counted=True: (rewards, the env steps all the rollouts took, or None where fn does not count them)."""
     params = np.asarray(params)
     seeds = np.asarray(seeds, dtype=np.int64)
     chunk = task_size(chunk, len(params), executor)
@@ -214,7 +223,11 @@ def evaluate(fn, params, seeds, trials, executor=None, chunk=0, timeout=0.0):
             results = _results_by_deadline(futures, ids, tasks, timeout)
         else:
             results = [f.result() for f in futures]  # re-raises a worker's EvaluationError
-    return np.concatenate(results, axis=0)
+    rewards = np.concatenate([r for r, _ in results], axis=0)
+    if not counted:
+        return rewards
+    steps = None if any(n is None for _, n in results) else int(sum(int(n.sum()) for _, n in results))
+    return rewards, steps
 
 
 def seeds_for(seed, kind, generation, count):
@@ -265,12 +278,14 @@ def load_checkpoint(path):
 
 
 # ----------------------------------------------------------------------------- the loop
-def new_state(n_params, s):
+def new_state(n_params, s, x0=None):
+    """A fresh CMA-ES at x0 (the orig's zeros unless given: a warm start) with step size sigma0."""
     import cma
     np.random.seed(s.seed % 2**32)
     # cma treats seed 0 as "seed from the clock", hence the +1.
     opts = dict(cma_options(s), seed=s.seed % (2**31 - 2) + 1)
-    cmaes = cma.CMAEvolutionStrategy(np.zeros(n_params), s.sigma0, opts)
+    x0 = np.zeros(n_params) if x0 is None else np.asarray(x0, dtype=np.float64)
+    cmaes = cma.CMAEvolutionStrategy(x0, s.sigma0, opts)
     return {"version": CKPT_VERSION, "settings": asdict(s), "n_params": n_params, "generation": 0,
             "es": cmaes, "np_random": np.random.get_state(), "history": [], "evaluations": [],
             "best_candidate": None, "best_eval": None, "meta": {}}
@@ -370,17 +385,21 @@ def restart_from_outputs(n_params, s, out_dir, identity):
 
 
 def evaluate_mean(fn, state, s, executor):
-    """Score the current mean over eval_episodes rollouts: ceil(eval_episodes / trials) rows of `trials`."""
+    """Score the current mean over eval_episodes rollouts: ceil(eval_episodes / trials) rows of `trials`.
+    Returns (mean, rewards, steps or None)."""
     mean = np.asarray(state["es"].mean, dtype=np.float64)
     rows = max(1, -(-s.eval_episodes // s.trials))
     seeds = seeds_for(s.seed, EVAL, state["generation"], rows)
-    rewards = evaluate(fn, np.tile(mean, (rows, 1)), seeds, s.trials, executor, s.chunk, s.task_timeout).reshape(-1)
-    return mean, rewards
+    rewards, steps = evaluate(fn, np.tile(mean, (rows, 1)), seeds, s.trials, executor, s.chunk, s.task_timeout,
+                              counted=True)
+    return mean, rewards.reshape(-1), steps
 
 
 def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=None, identity=None, log=print,
-          progress=True, params_meta=None):
+          progress=True, params_meta=None, x0=None):
     """Run (or resume) CMA-ES up to s.generations; returns the final state dict.
+
+    x0: where a fresh run's mean starts (zeros by default); put what identifies it in `identity`.
 
     meta: recorded in history.json. identity: values that must match to resume a checkpoint
     (e.g. a hash of the world model the rollouts use). params_meta: scalars written into
@@ -413,7 +432,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         log(f"[es] no checkpoint at {ckpt_path}: restarting CMA-ES from the mean and step size of generation "
             f"{state['generation']} in {out_dir} (covariance reset to identity)")
     else:
-        state = new_state(n_params, s)
+        state = new_state(n_params, s, x0)
         state["identity"] = identity
     state["meta"] = dict(meta or {})
     state["params_meta"] = dict(params_meta or {})
@@ -430,8 +449,8 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         solutions = cmaes.ask()
         rng_after_ask = np.random.get_state()
         params = np.array(solutions, dtype=np.float64)
-        rewards = evaluate(fn, params, seeds_for(s.seed, TRAIN, gen, len(params)), s.trials, executor, s.chunk,
-                           s.task_timeout)
+        rewards, steps = evaluate(fn, params, seeds_for(s.seed, TRAIN, gen, len(params)), s.trials, executor,
+                                  s.chunk, s.task_timeout, counted=True)
         fitness = rewards.mean(axis=1) - s.weight_decay * np.mean(params ** 2, axis=1)
         np.random.set_state(rng_after_ask)
         cmaes.tell(solutions, (-fitness).tolist())
@@ -444,12 +463,16 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         record = {"generation": gen, "mean": float(fitness.mean()), "best": float(fitness.max()),
                   "worst": float(fitness.min()), "reward_mean": float(rewards.mean()),
                   "sigma": float(cmaes.sigma), "seconds": time.time() - t0}
+        if steps is not None:
+            record["steps"] = steps
         state["history"].append(record)
         if gen % s.eval_every == 0 or gen == s.generations:
             t1 = time.time()
-            mean, scores = evaluate_mean(fn, state, s, executor)
+            mean, scores, steps = evaluate_mean(fn, state, s, executor)
             ev = {"generation": gen, "mean": float(scores.mean()), "std": float(scores.std()),
                   "episodes": int(scores.size), "seconds": time.time() - t1}
+            if steps is not None:
+                ev["steps"] = steps
             best = state["best_eval"]
             ev["improved"] = best is None or ev["mean"] > best["mean"]
             if ev["improved"]:

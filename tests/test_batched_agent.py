@@ -51,15 +51,15 @@ def test_batched_agent_against_one_frame_agents_in_the_real_game(game):
     try:
         log = []
         agents = npmodels.Agents(wm, params, [np.random.default_rng([5, t]) for t in range(trials)])
-        batched = stage.real_episodes(games, recording(agents.act, log), seeds, STEPS)
+        batched, lengths = stage.real_episodes(games, recording(agents.act, log), seeds, STEPS)
         batched_actions = per_row(log, trials)
         for t in range(trials):
             one_log = []
             agent = npmodels.Agent(wm, params, np.random.default_rng([5, t]))
             one_frame = recording(lambda frames, rows: agent.act(frames[0])[None], one_log)
-            alone = stage.real_episodes(games[t:t + 1], one_frame, seeds[t:t + 1], STEPS)
+            alone, alone_lengths = stage.real_episodes(games[t:t + 1], one_frame, seeds[t:t + 1], STEPS)
             actions = per_row(one_log, 1)[0]
-            assert len(actions) == len(batched_actions[t])
+            assert len(actions) == len(batched_actions[t]) == lengths[t] == alone_lengths[0]  # steps counted
             np.testing.assert_allclose(batched_actions[t], actions, rtol=1e-4, atol=1e-5)
             assert batched[t] == pytest.approx(alone[0], abs=1e-3)
     finally:
@@ -87,7 +87,8 @@ def test_a_candidates_actions_do_not_depend_on_its_task(monkeypatch):
 
     def play(p, s):
         logs.clear()
-        rewards = stage.Rollouts(cfg, "real")(p, s, 2)
+        rewards, steps = stage.Rollouts(cfg, "real")(p, s, 2)
+        assert steps.shape == rewards.shape and np.all((steps >= 1) & (steps <= 25))
         by_agent = {}
         for key, actions in logs:
             by_agent.setdefault(key, []).append(actions)

@@ -285,6 +285,31 @@ def test_without_the_checkpoint_it_restarts_from_the_written_outputs(tmp_path):
     assert state["generation"] == 2 and len(state["history"]) == 2 and not any("restarting" in m for m in msgs)
 
 
+def counted_quadratic(params, seeds, trials):
+    """toy_quadratic that also says how many steps each rollout took (here: 10 + its trial index)."""
+    return toy_quadratic(params, seeds, trials), np.tile(10 + np.arange(trials), (len(params), 1))
+
+
+def test_a_warm_start_begins_at_x0_and_generations_record_the_steps_their_rollouts_took(tmp_path):
+    s = settings(generations=10, eval_every=5)
+    assert np.array_equal(es.new_state(N, s)["es"].mean, np.zeros(N))  # the orig's x0
+    assert np.array_equal(es.new_state(N, s, TARGET)["es"].mean, TARGET)
+    cold = es.train(counted_quadratic, N, s, str(tmp_path / "a.pkl"), str(tmp_path / "a"), progress=False)
+    warm = es.train(counted_quadratic, N, s, str(tmp_path / "b.pkl"), str(tmp_path / "b"), progress=False,
+                    x0=TARGET + 0.05)
+    assert warm["history"][0]["mean"] > cold["history"][0]["mean"] + 2.0  # starts near the optimum
+    assert all(g["steps"] == 8 * (10 + 11) for g in cold["history"])  # population 8 x trials (10 + 11)
+    assert [e["steps"] for e in cold["evaluations"]] == [2 * (10 + 11)] * 2  # 4 episodes: 2 rows of 2
+    h = json.load(open(tmp_path / "a" / "history.json"))
+    assert h["generations"][0]["steps"] == 168
+    # rollouts that do not count steps leave them out of the history
+    plain = es.train(toy_quadratic, N, settings(generations=2), str(tmp_path / "c.pkl"), str(tmp_path / "c"),
+                     progress=False)
+    assert "steps" not in plain["history"][0]
+    with pytest.raises(es.EvaluationError, match="steps of shape"):
+        es.evaluate(lambda p, sd, t: (toy_quadratic(p, sd, t), np.ones(3)), np.zeros((2, N)), [1, 2], 2)
+
+
 def test_step_size_adaptation_is_the_authors_csa_unless_asked(tmp_path):
     """cma 4.5 switches to TPA by itself from 300 params; the authors' cma 2.2 used CSA."""
     assert es.Settings().step_size == "csa"

@@ -253,6 +253,21 @@ def test_controller_inputs_z_in_the_real_game(models, tmp_path):
     assert len(json.load(open(f"{res}/eval_real.json"))["scores"]) == 1
     code, out = run("carracing", root, *small, "--eval", "--redo", check=False)  # the default inputs: zh
     assert code != 0 and "best.npz: a controller with inputs=z" in out and "controller.inputs=z" in out
+    pop = h["settings"]["population"]
+    assert 20 <= h["generations"][0]["steps"] <= pop * 20  # real steps: 1 trial per candidate, <= 20 each
+    assert 1 <= h["evaluations"][0]["steps"] <= 20
+    # a warm start: CMA-ES's mean starts at another run's controller (its mean.npz before any generation)
+    warm = ["controller.inputs=z", "controller.dir=warm", f"controller.init_from={res}/best.npz"]
+    _, out = run("carracing", root, *small, *warm, "controller.generations=0")
+    assert "a warm start" in out
+    np.testing.assert_array_equal(np.load(f"{res}/../warm/mean.npz")["params"], best["params"])
+    hw = json.load(open(f"{res}/../warm/history.json"))
+    assert hw["meta"]["init_from"] == f"{res}/best.npz" and len(hw["identity"]["init_sha1"]) == 40
+    code, out = run("carracing", root, *small, "controller.dir=warm2", f"controller.init_from={res}/best.npz",
+                    check=False)  # a z controller cannot start a zh run
+    assert code != 0 and out.strip().splitlines()[-1] == (
+        f"[05_train_controller] controller.init_from: {res}/best.npz is a controller.inputs=z controller, "
+        "this run trains inputs=zh")
 
 
 def test_carracing_real_game_same_history_and_eval_in_1_and_3_processes(models, tmp_path):
