@@ -248,19 +248,6 @@ def check_ensemble(cfg, wm_path):
     return [file_sha1(path) for path in paths_]
 
 
-def warm_start(path, n_params, inputs):
-    """The params in `path` (a stage-05 best.npz or mean.npz), checked to fit this controller."""
-    try:
-        params = es.load_params(path)  # the form first (it names the mismatch better than a size)
-        with np.load(path, allow_pickle=False) as f:
-            theirs = str(f["inputs"]) if "inputs" in f.files else "zh"
-        if theirs != inputs:
-            raise ValueError(f"{path} is a controller.inputs={theirs} controller, this run trains inputs={inputs}")
-        return es.load_params(path, n_params)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"[{STAGE}] controller.init_from: {e}") from None
-
-
 def train(cfg, args, executor):
     p = paths(cfg)
     c = cfg.controller
@@ -291,7 +278,10 @@ def train(cfg, args, executor):
         meta["inputs"] = identity["inputs"] = c.inputs
     x0 = None
     if c.init_from:  # only then, so that runs made before this key resume as they were
-        x0 = warm_start(c.init_from, n_params, c.inputs)
+        try:
+            x0 = controller.load(c.init_from)  # checks its form (controller.inputs) and size
+        except (FileNotFoundError, ValueError) as e:
+            raise SystemExit(f"[{STAGE}] controller.init_from: {e}") from None
         meta["init_from"], identity["init_sha1"] = c.init_from, file_sha1(c.init_from)
         print(f"[{STAGE}] CMA-ES starts from {c.init_from} (a warm start)", flush=True)
     if ensemble:  # only then, so that runs made before this key resume as they were

@@ -23,7 +23,8 @@ the same command resumes from the last finished generation.
 
 Fitness = mean reward over `trials` rollouts - weight_decay * mean(params**2) (orig es.py
 compute_weight_decay); CMA-ES minimises, so it is told -fitness (cma 4.5, x0 = 0 as the orig, or
-the params of another run's controller given as x0: a warm start; sigma0, popsize; cma's seed is seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
+the params of another run's controller given as x0: a warm start; sigma0, popsize; cma's seed is
+seed + 1 as it reads 0 as "from the clock"). Step size: `step_size` = "csa"
 (cumulative step-size adaptation), what the authors' cma 2.2 did; cma 4.5 (not 4.4.1) switches by
 itself to "tpa" (two-point adaptation) for 300 or more parameters
 (cma.evolution_strategy.TPA_dimension), so it is set explicitly. After every generation the CMA-ES

@@ -266,8 +266,8 @@ def test_controller_inputs_z_in_the_real_game(models, tmp_path):
     code, out = run("carracing", root, *small, "controller.dir=warm2", f"controller.init_from={res}/best.npz",
                     check=False)  # a z controller cannot start a zh run
     assert code != 0 and out.strip().splitlines()[-1] == (
-        f"[05_train_controller] controller.init_from: {res}/best.npz is a controller.inputs=z controller, "
-        "this run trains inputs=zh")
+        f"[05_train_controller] controller.init_from: {res}/best.npz: a controller with inputs=z, but this one "
+        "has inputs=zh (set controller.inputs=z)")
 
 
 def test_carracing_real_game_same_history_and_eval_in_1_and_3_processes(models, tmp_path):
