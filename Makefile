@@ -5,6 +5,7 @@
 #   make doom-eval  score the shipped Doom agent over 100 real episodes again
 #   make carracing  the shipped CarRacing agents (results/carracing/): V, M, then C for each table row
 #   make carracing-eval  score a shipped CarRacing row over 100 episodes of the stock game again
+#   make carracing-dream  side experiment: CarRacing's C trained in M's dream (docs/carracing-dream.md)
 PY      := .venv/bin/python
 MPIEXEC := .venv/bin/mpiexec
 # MPI ranks for stage 05: 1 orchestrator (mostly idle) + NP-1 workers; NP=1 runs in one process
@@ -15,7 +16,7 @@ SCALE   ?= small
 # extra config names or key=value overrides appended to every stage of `make doom` (tests use this)
 EXTRA   ?=
 
-.PHONY: all setup pipeline doom doom-eval carracing carracing-eval test test-fast bench
+.PHONY: all setup pipeline doom doom-eval carracing carracing-eval carracing-dream test test-fast bench
 
 all: setup pipeline
 
@@ -95,6 +96,23 @@ carracing: setup
 	  done; \
 	  stage $$log $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$c --eval --random; \
 	  stage $$log $(PY) 06_plot_results.py $$c
+
+# Side experiment (docs/carracing-dream.md): CarRacing's M with a reward head, C trained in its dream
+# at each temperature of DREAM_TAUS, then scored over 100 episodes of the stock game. It reads the
+# recipe's rollouts (stage 01 regenerates them bit for bit if data/ is gone: ~1 h) and V; about 3 h
+# on 2 cores in all. Every step resumes or is skipped when done.
+DREAM_TAUS ?= 1.00 1.15 1.30 0.50
+carracing-dream: setup
+	@set -e; $(STAGE); c="--config carracing cpu experiments/carracing-dream $(EXTRA)"; \
+	  log=$$($(PY) config.py $$c)/timings.tsv; \
+	  stage $$log $(PY) 01_generate_data.py     $$c; \
+	  stage $$log $(PY) 02_train_vae.py         $$c; \
+	  stage $$log $(PY) 03_generate_rnn_data.py $$c; \
+	  stage $$log $(PY) 04_train_rnn.py         $$c; \
+	  for t in $(DREAM_TAUS); do ct="$$c controller.dir=tau$$t controller.temperature=$$t"; \
+	    stage $$log $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$ct; \
+	    stage $$log $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$ct --eval; \
+	  done
 
 # Score a shipped CarRacing row again over 100 episodes of the stock CarRacing-v3 (~5 min): writes
 # eval_real-check.json beside the record and compares. ROW=z or ROW=z_hidden for the other rows.
