@@ -89,7 +89,8 @@ def test_make_carracing_runs_each_row_of_the_table(tmp_path):
 def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
     """tools/iterate.py at tiny scale on the real Doom: a base run (round 0), then one round whose
     rollouts are played by round 0's agent, whose V is round 0's exactly and whose M continues
-    round 0's; its score is logged; the same command again trains nothing."""
+    round 0's, and whose CMA-ES starts at round 0's C (--c-from-last); its score is logged; the same
+    command again trains nothing."""
     import npmodels
     res, data = tmp_path / "results", tmp_path / "data"
     c = ["--config", "doom", "tiny", f"results_root={res}", f"data_root={data}"]
@@ -99,18 +100,24 @@ def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
                   "05_train_controller.py"):
         proc = subprocess.run([py, stage, *c], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    cmd = [py, "tools/iterate.py", *c, "--rounds", "1", "--episodes", "2", "--rnn-epochs", "1", "--np", "1"]
+    cmd = [py, "tools/iterate.py", *c, "--rounds", "1", "--episodes", "2", "--rnn-epochs", "1", "--np", "1",
+           "--c-from-last"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     base, round1 = res / "doom-tiny", res / "doom-tiny-round1"
     assert sorted(os.listdir(data / "doom-tiny" / "rollouts")) == [f"ep_{i:08d}.npz" for i in range(6)]
     saved = yaml.safe_load(open(round1 / "config.yaml"))
     assert saved["data"]["agent"] == str(base / "controller" / "best.npz") and saved["data"]["agent_from"] == 4
+    history = json.load(open(round1 / "controller" / "history.json"))
+    assert history["meta"]["init_from"] == str(base / "controller" / "best.npz")
+    assert saved["controller"]["init_from"] == history["meta"]["init_from"]  # where x0 is read: test_es
     wm0, wm1 = (npmodels.WorldModel.load(str(r / "world_model.npz")) for r in (base, round1))
     frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
     np.testing.assert_array_equal(wm0.encode(frames)[0], wm1.encode(frames)[0])  # V kept
     assert not np.array_equal(wm0._lstm_w, wm1._lstm_w)  # M trained on
-    rounds = json.load(open(res / "doom-tiny-rounds.json"))["rounds"]
+    summary = json.load(open(res / "doom-tiny-rounds.json"))
+    rounds = summary["rounds"]
+    assert summary["c_from_last"] is True
     assert [r["run"] for r in rounds] == ["doom-tiny", "doom-tiny-round1"] and rounds[1]["episodes_so_far"] == 6
     assert rounds[1]["real"]["episodes"] == 2 and rounds[1]["dream"]["episodes"] == 2
     assert "| 1 | doom-tiny-round1 | 6 |" in proc.stdout

@@ -5,10 +5,12 @@
   2. trains V on (`--train-vae`) or keeps it, encodes all rollouts so far, and trains the last
      round's M on all of them for `--rnn-epochs` more epochs,
   3. trains a new C (in the dream or the real game, as the config says) and scores it over
-     controller.real_eval_episodes real episodes.
+     controller.real_eval_episodes real episodes. C starts from zeros as in the paper, or with
+     `--c-from-last` at the last round's C (controller.init_from): a real-game round then needs
+     fewer generations (`controller.generations=N`) than one from scratch.
 
     python tools/iterate.py --config doom cpu --rounds 3 --episodes 1000 --rnn-epochs 4
-    python tools/iterate.py --config carracing cpu --rounds 2 --episodes 500 --np 3
+    python tools/iterate.py --config carracing cpu --rounds 2 --episodes 500 --np 3 --c-from-last
 
 Round 0 is the run the config names (e.g. results/doom): its world model and its controller
 (controller.dir) must exist, with the random-policy rollouts it was trained on. Round r is the run
@@ -19,7 +21,7 @@ resumable: run it again after a kill and finished steps are skipped. Each round'
 the dream's score of the same C where the game has one).
 
 Ours, not the paper's: the number of episodes per round, M's epochs per round (warm-started from
-the last round's M, not retrained from scratch) and C trained from scratch each round.
+the last round's M, not retrained from scratch) and, with --c-from-last, C's warm start.
 """
 import argparse
 import json
@@ -39,7 +41,9 @@ def base_overrides(base, r, args):
     """The dotted overrides that make round r >= 1 from the base config (round 0)."""
     prev_run = os.path.join(base.results_root, base.name if r == 1 else f"{base.name}-round{r - 1}")
     random_episodes = base.data.episodes
-    return list(args.overrides) + [
+    c_init = [f"controller.init_from={os.path.join(prev_run, base.controller.dir, 'best.npz')}"] \
+        if args.c_from_last else []
+    return list(args.overrides) + c_init + [
         f"name={base.name}-round{r}",
         f"data.rollouts_dir={config.rollouts_dir(base)}",
         f"data.episodes={random_episodes + r * args.episodes}",
@@ -85,6 +89,8 @@ def main():
     p.add_argument("--rnn-epochs", type=int, default=4, help="M's epochs per round, on all rollouts so far")
     p.add_argument("--train-vae", action="store_true", help="train V on too (default: keep the base run's V)")
     p.add_argument("--vae-epochs", type=int, default=1, help="with --train-vae: V's epochs per round")
+    p.add_argument("--c-from-last", action="store_true",
+                   help="start each round's CMA-ES at the last round's C (default: zeros, as the paper)")
     p.add_argument("--np", type=int, default=3, help="MPI processes for stage 05 (1 = no MPI)")
     args = p.parse_args()
     if args.rounds < 1 or args.episodes < 1 or args.rnn_epochs < 0:
@@ -123,7 +129,8 @@ def main():
         rows.append(round_score(cfg))
         fileio.write_json(summary, {"base": base.name, "config": names, "overrides": args.overrides,
                                     "episodes_per_round": args.episodes, "rnn_epochs": args.rnn_epochs,
-                                    "train_vae": args.train_vae, "rounds": rows})
+                                    "train_vae": args.train_vae, "c_from_last": args.c_from_last,
+                                    "rounds": rows})
     print(table(rows))
     print(f"[{STAGE}] wrote {summary}")
 
