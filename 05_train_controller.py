@@ -19,7 +19,8 @@ the paper's): other world models with the same V; each candidate's trials are sp
 M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dream score use M alone.
 controller.init_from (ours): a controller's params (best.npz or mean.npz of another run of the same
 world model and controller.inputs, e.g. one trained in the dream) where CMA-ES's mean starts instead
-of zeros: a warm start. In the real game each generation's history records its real steps.
+of zeros: a warm start. A z controller also starts a zh run: the same policy, zeros on M's state.
+In the real game each generation's history records its real steps.
 
 --eval: controller.real_eval_episodes real episodes (capped by the env at env.max_steps) with
 fixed seeds EVAL_SEED + cfg.seed * 10_000 + j, distinct from the data-collection seeds
@@ -279,11 +280,13 @@ def train(cfg, args, executor):
     x0 = None
     if c.init_from:  # only then, so that runs made before this key resume as they were
         try:
-            x0 = controller.load(c.init_from)  # checks its form (controller.inputs) and size
+            x0 = controller.load(c.init_from, widen=True)  # checks its form (controller.inputs) and size
         except (FileNotFoundError, ValueError) as e:
             raise SystemExit(f"[{STAGE}] controller.init_from: {e}") from None
         meta["init_from"], identity["init_sha1"] = c.init_from, file_sha1(c.init_from)
-        print(f"[{STAGE}] CMA-ES starts from {c.init_from} (a warm start)", flush=True)
+        from npmodels import saved_inputs
+        form = " (a z controller: zeros on M's state)" if saved_inputs(c.init_from) != c.inputs else ""
+        print(f"[{STAGE}] CMA-ES starts from {c.init_from}{form} (a warm start)", flush=True)
     if ensemble:  # only then, so that runs made before this key resume as they were
         meta["ensemble"] = list(c.ensemble)
         identity["ensemble_sha1"] = ensemble

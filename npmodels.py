@@ -536,11 +536,23 @@ class Controller:
             a[..., 2] = np.clip(a[..., 2], 0.0, 1.0)
         return a
 
-    def load(self, path):
+    def load(self, path, widen=False):
         """Params (size,) float64 from a controller .npz (es.save_params), checking the inputs mode
-        it records (saved_inputs); ValueError naming the file on a mismatch."""
+        it records (saved_inputs); ValueError naming the file on a mismatch.
+
+        widen=True (a starting point, never a controller to score) allows one mismatch: a "z"
+        controller loads into a "zh" one as the same policy, its weights on z and its bias as they
+        are, zeros on M's state (h, and c for Doom).
+        """
         import es
         inputs = saved_inputs(path)
+        if widen and inputs == "z" and self.inputs == "zh":
+            small = es.load_params(path, Controller(self.experiment, self.z_size, self.hidden, "z").size)
+            n_w = self.z_size * self.action_size  # W row-major (in, out), then b: as unpack reads it
+            wide = np.zeros(self.size, np.float64)
+            wide[:n_w] = small[:n_w]  # features() puts z first: [z, h] or [z, c, h]
+            wide[self.n_in * self.action_size:] = small[n_w:]  # the bias, where there is one
+            return wide
         if inputs != self.inputs:
             raise ValueError(f"{path}: a controller with inputs={inputs}, but this one has "
                              f"inputs={self.inputs} (set controller.inputs={inputs})")

@@ -204,13 +204,40 @@ def test_controller_files_record_their_inputs(tmp_path):
     params = np.arange(car.size, dtype=np.float64)
     es.save_params(path, params, inputs=car.inputs)
     np.testing.assert_array_equal(car.load(path), params)
-    with pytest.raises(ValueError, match="best.npz.*inputs=z.*controller.inputs=z"):
-        npmodels.Controller("carracing", 32, 256, "zh").load(path)
+    with pytest.raises(ValueError, match="z_hidden.npz.*inputs=z_hidden.*controller.inputs=z_hidden"):
+        npmodels.Controller("carracing", 32, 256, "z").load(_saved(tmp_path, "carracing", "z_hidden"))
     old = str(tmp_path / "old.npz")  # written before the key: the paper's C
     es.save_params(old, np.zeros(867))
     assert npmodels.Controller("carracing", 32, 256).load(old).shape == (867,)
     with pytest.raises(ValueError, match="old.npz.*inputs=zh"):
         car.load(old)
+
+
+def _saved(tmp_path, experiment, inputs, z=32, h=256, seed=0):
+    import es
+    ctrl = npmodels.Controller(experiment, z, h, inputs)
+    path = str(tmp_path / f"{experiment}-{inputs}.npz")
+    es.save_params(path, np.random.default_rng(seed).standard_normal(ctrl.size), inputs=inputs)
+    return path
+
+
+@pytest.mark.parametrize("experiment, z, h", [("carracing", 32, 256), ("doom", 64, 512)])
+def test_a_z_controller_loads_into_zh_as_the_same_policy(tmp_path, experiment, z, h):
+    """A V-only controller is the full one with zeros on M's state: widened into a zh controller (a
+    starting point for CMA-ES) it acts the same whatever h (and c) hold; z_hidden does not widen."""
+    small, wide = npmodels.Controller(experiment, z, h, "z"), npmodels.Controller(experiment, z, h, "zh")
+    path = _saved(tmp_path, experiment, "z", z, h)
+    with pytest.raises(ValueError, match="inputs=z, but this one has inputs=zh"):
+        wide.load(path)  # only as a starting point
+    params = wide.load(path, widen=True)
+    assert params.shape == (wide.size,) and params.dtype == np.float64
+    assert np.count_nonzero(params) == small.size  # every z weight and bias kept, the rest zero
+    rng = np.random.default_rng(1)
+    zs, hs, cs = (rng.standard_normal((16, n)).astype(np.float32) for n in (z, h, h))
+    np.testing.assert_array_equal(wide.act(params, wide.features(zs, hs, cs)),
+                                  small.act(small.load(path), small.features(zs, hs, cs)))
+    with pytest.raises(ValueError, match="inputs=z_hidden.*controller.inputs=z_hidden"):
+        wide.load(_saved(tmp_path, experiment, "z_hidden", z, h), widen=True)
 
 
 def _random_weights(experiment, z_size=16, hidden=32, mixtures=5, seed=0, reward=False):

@@ -263,11 +263,20 @@ def test_controller_inputs_z_in_the_real_game(models, tmp_path):
     np.testing.assert_array_equal(np.load(f"{res}/../warm/mean.npz")["params"], best["params"])
     hw = json.load(open(f"{res}/../warm/history.json"))
     assert hw["meta"]["init_from"] == f"{res}/best.npz" and len(hw["identity"]["init_sha1"]) == 40
-    code, out = run("carracing", root, *small, "controller.dir=warm2", f"controller.init_from={res}/best.npz",
-                    check=False)  # a z controller cannot start a zh run
+    # a z controller starts a zh run as the same policy: its weights on z and its bias, zeros on h
+    _, out = run("carracing", root, *small, "controller.dir=warm2", f"controller.init_from={res}/best.npz",
+                 "controller.generations=0")
+    assert "(a z controller: zeros on M's state) (a warm start)" in out
+    wide = np.load(f"{res}/../warm2/mean.npz")["params"]
+    assert wide.shape == (867,) and str(np.load(f"{res}/../warm2/mean.npz")["inputs"]) == "zh"
+    np.testing.assert_array_equal(wide[:96], best["params"][:96])  # W on z: 32 x 3, row-major
+    np.testing.assert_array_equal(wide[-3:], best["params"][96:])  # the bias
+    assert not wide[96:-3].any()  # W on h: 256 x 3 zeros
+    code, out = run("carracing", root, *small, "controller.inputs=z_hidden", "controller.dir=warm3",
+                    f"controller.init_from={res}/best.npz", check=False)  # but not a z_hidden run
     assert code != 0 and out.strip().splitlines()[-1] == (
         f"[05_train_controller] controller.init_from: {res}/best.npz: a controller with inputs=z, but this one "
-        "has inputs=zh (set controller.inputs=z)")
+        "has inputs=z_hidden (set controller.inputs=z)")
 
 
 def test_carracing_real_game_same_history_and_eval_in_1_and_3_processes(models, tmp_path):
