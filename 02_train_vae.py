@@ -79,12 +79,16 @@ def main():
     history_path = os.path.join(run_dir, "vae_history.json")
     marker = os.path.join(run_dir, "vae.done.json")
     ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
+    rollouts_dir = config.rollouts_dir(cfg)
+    try:
+        inputs = training.episodes_signature(rollouts.list_episodes(rollouts_dir, "01_generate_data.py"))
+    except fileio.DataError:
+        inputs = None  # no rollouts on disk: nothing to compare a finished V with
     if training.done_already(STAGE, marker, [out_path], history_path, ckpt_dir, cfg.vae.epochs, "vae.epochs",
-                             args.redo):
+                             args.redo, inputs):
         return
     fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
     fileio.remove_stale_tmp(run_dir)
-    rollouts_dir = config.rollouts_dir(cfg)
     files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
     widths = rollouts.widths(cfg)
     vc = cfg.vae
@@ -167,7 +171,8 @@ def main():
         (out_path, lambda p: training.save_weights_atomic(twin if gan else vae, twin, p)),
         *([(dis_path, lambda p: training.save_weights_atomic(vae.discriminator, vae.discriminator, p))] if gan else []),
         (history_path, lambda p: fileio.write_json(p, history))],
-        step=state["step"], epoch=state["epoch"], then=[figures, lambda: config.save(cfg, run_dir, STAGE)])
+        step=state["step"], epoch=state["epoch"], then=[figures, lambda: config.save(cfg, run_dir, STAGE)],
+        inputs=training.episodes_signature(files))
     last = (state["history"] or [None])[-1]
     print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
           f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s)" + (

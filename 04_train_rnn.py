@@ -52,6 +52,16 @@ def make_batch(stream, starts, seq_len, rng):
                stream["reward"][t])
 
 
+def series_signature(init_path):
+    """What the series on disk were made from, as 03 records it last in initial_z.npz (the episodes
+    and the VAE that encoded them); None before 03 has run."""
+    try:
+        f = fileio.load_npz(init_path, ["episodes", "vae_hash"])
+    except fileio.DataError:
+        return None
+    return training.episodes_signature(f["episodes"].tolist(), vae_hash=str(f["vae_hash"]))
+
+
 def main():
     args = config.parser(__doc__).parse_args()
     cfg = config.from_args(args)
@@ -61,8 +71,9 @@ def main():
     ckpt_dir = os.path.join(data_dir, "ckpt", "rnn")
     history_path = os.path.join(run_dir, "rnn_history.json")
     marker = os.path.join(run_dir, "rnn.done.json")
+    inputs = series_signature(os.path.join(run_dir, "initial_z.npz"))
     if training.done_already(STAGE, marker, [out_path, wm_path], history_path, ckpt_dir, cfg.rnn.epochs,
-                             "rnn.epochs", args.redo):
+                             "rnn.epochs", args.redo, inputs):
         return
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
@@ -148,11 +159,11 @@ def main():
         (history_path, lambda p: fileio.write_json(p, history))],
         step=state["step"], epoch=state["epoch"], then=[lambda: training.plot_curves(state["history"], keys, os.path.join(run_dir, "figures", "rnn_loss.png"),
                                             f"MDN-RNN training ({cfg.name})"),
-              lambda: config.save(cfg, run_dir, STAGE)])
+              lambda: config.save(cfg, run_dir, STAGE)], inputs=inputs)
     last = state["history"][-1]
+    parts = ", ".join(f"{k[:-5]} {last[k]:.3f}" for k in keys[1:])  # only the heads this M has
     print(f"[{STAGE}] wrote {out_path} and {wm_path}: {state['step']} batches in {state['seconds']:.0f}s; "
-          f"last loss {last['loss']:.3f} (z {last['z_loss']:.3f}, done {last['done_loss']:.3f}, "
-          f"reward {last.get('reward_loss', 0.0):.3f})")
+          f"last loss {last['loss']:.3f} ({parts})")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ A checkpoint is a folder holding the model weights, the optimizer's variables an
 JSON state (position in the data, loss history). It is written to a fresh folder and
 swapped in with renames, so a kill at any moment leaves either the old or the new one.
 """
+import hashlib
 import json
 import math
 import os
@@ -67,13 +68,24 @@ def checkpoint_state(ckpt_dir):
     return {}
 
 
-def done_already(stage, marker, out_paths, history_path, ckpt_dir, epochs, key, redo):
+def episodes_signature(names, **more):
+    """What a stage's outputs were trained on, as its marker records it (write_outputs' `inputs`):
+    how many episodes, a hash of their file names, and `more` (e.g. the VAE that encoded them)."""
+    joined = "\n".join(os.path.basename(str(n)) for n in names)
+    return dict(episodes=len(names), names_sha1=hashlib.sha1(joined.encode()).hexdigest()[:16], **more)
+
+
+def done_already(stage, marker, out_paths, history_path, ckpt_dir, epochs, key, redo, inputs=None):
     """True when the stage has nothing left to do: its "done" marker (fileio.write_done, written
     after all its outputs) stands and matches a checkpoint that reached `epochs` (or no checkpoint is
     kept). Raising the epochs (config `key`) and running again trains on from the checkpoint;
     stopping that run early and lowering the epochs again writes the outputs from the checkpoint it
     reached. Outputs made before markers existed (no marker file) count as done where no checkpoint
-    says otherwise."""
+    says otherwise.
+
+    inputs (episodes_signature of the data on disk now, or None when it cannot be read): where the
+    marker recorded other inputs, the finished outputs were trained on other data than is there now
+    (more rollouts, a new V): TrainingError, rather than skipping silently or overwriting them."""
     if redo:
         return False
     if os.path.exists(marker):
@@ -87,6 +99,12 @@ def done_already(stage, marker, out_paths, history_path, ckpt_dir, epochs, key, 
         return False
     ckpt = checkpoint_state(ckpt_dir)
     if not ckpt or (ckpt["epoch"] >= epochs and last == ckpt["step"]):
+        was = isinstance(done, dict) and done.get("inputs")
+        if inputs and was and was != inputs:
+            diff = ", ".join(f"{k} {was.get(k)} -> {v}" for k, v in inputs.items() if was.get(k) != v)
+            raise TrainingError(f"[{stage}] {out_paths[0]} was trained on other data than is there now "
+                                f"({diff}): --redo trains it again on this data (after moving the "
+                                f"finished outputs aside if they are worth keeping)")
         print(f"[{stage}] done already: {out_paths[0]} (use --redo to train again)")
         return True
     print(f"[{stage}] {out_paths[0]} was written after {last} steps, the checkpoint has {ckpt['step']} "
@@ -94,21 +112,23 @@ def done_already(stage, marker, out_paths, history_path, ckpt_dir, epochs, key, 
     return False
 
 
-def write_outputs(marker, writers, step, epoch, then=()):
+def write_outputs(marker, writers, step, epoch, then=(), inputs=None):
     """Write a training stage's outputs, then its marker, last. writers: [(path, write(path)), ...],
     each writing one output atomically (their hashes go in the marker); then: more writes whose
     files other stages share (the resolved config), made before the marker. A failed write leaves
     the previous outputs and marker as they were; a kill between two writes leaves outputs whose
     hashes no longer match the marker, so the stage is not done and the next run writes them again
     (from the checkpoint). Where there is no marker yet, one that lists nothing comes first (outputs
-    without a marker count as made before markers: see done_already)."""
+    without a marker count as made before markers: see done_already). inputs: what the outputs were
+    trained on (episodes_signature), recorded in the marker for done_already to compare."""
     if not os.path.exists(marker):
         fileio.write_json(marker, {"writing": True})
     for path, write in writers:
         write(path)
     for write in then:
         write()
-    fileio.write_done(marker, [p for p, _ in writers], step=step, epoch=epoch)
+    fileio.write_done(marker, [p for p, _ in writers], step=step, epoch=epoch,
+                      **({"inputs": inputs} if inputs else {}))
 
 
 def load_checkpoint(ckpt_dir, model, optimizer):

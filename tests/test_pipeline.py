@@ -298,6 +298,28 @@ def test_outputs_that_do_not_match_the_marker_are_written_again(pipeline):
     assert "done already" in run("02_train_vae.py", "doom", root)[1]
 
 
+def test_finished_stages_refuse_to_skip_over_changed_data(pipeline):
+    """V and M finished on some rollouts; one rollout goes away: 02 does not say "done already" over
+    data it was not trained on, nor train over the finished V; it stops non-zero naming the change.
+    03 re-encodes what is there, and then 04 stops the same way. --redo trains them again."""
+    game, tmp, _ = pipeline
+    if game != "doom":
+        pytest.skip("one game is enough")
+    root, data, res = copy_run(tmp, "changed")
+    n = len(os.listdir(f"{data}/rollouts"))
+    os.remove(f"{data}/rollouts/{sorted(os.listdir(f'{data}/rollouts'))[-1]}")
+    before = {f: open(f"{res}/{f}", "rb").read() for f in ("vae.weights.h5", "vae.done.json", "rnn.weights.h5")}
+    code, out = run("02_train_vae.py", "doom", root, check=False)
+    assert code == 1 and "was trained on other data than is there now" in out and \
+        f"episodes {n} -> {n - 1}" in out and "--redo" in out, out[-2000:]
+    run("03_generate_rnn_data.py", "doom", root)
+    code, out = run("04_train_rnn.py", "doom", root, check=False)
+    assert code == 1 and f"{res}/rnn.weights.h5 was trained on other data" in out, out[-2000:]
+    assert {f: open(f"{res}/{f}", "rb").read() for f in before} == before
+    run("04_train_rnn.py", "doom", root, "--redo")
+    assert "done already" in run("04_train_rnn.py", "doom", root)[1]
+
+
 def test_full_disk_leaves_the_previous_run(pipeline):
     """Results on a file system with no room for new weights (a tmpfs; needs root, else skipped):
     stage 02 ends in one line naming the file (no crash in h5py), leaves no tmp file, and the

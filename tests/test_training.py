@@ -46,6 +46,30 @@ def test_marker_decides(tmp_path, capsys):
     assert not done(out, hist, marker, ckpt)
 
 
+def test_a_finished_stage_names_changed_inputs(tmp_path):
+    """A marker that records its inputs (episodes_signature) is done for the same inputs, for
+    inputs that cannot be read now (None), and stops with TrainingError for others; markers
+    without inputs (older runs) stay done."""
+    out, hist, marker, ckpt = setup(tmp_path)
+    names = [f"ep_{i:06d}.npz" for i in range(4)]
+    sig = training.episodes_signature(names, vae_hash="abc")
+    assert sig["episodes"] == 4 and sig == training.episodes_signature(["/x/" + n for n in names], vae_hash="abc")
+    assert sig != training.episodes_signature(names[:3] + ["ep_000009.npz"], vae_hash="abc")
+    fileio.write_done(marker, [out, hist], step=5, epoch=1, inputs=sig)
+
+    def check(inputs):
+        return training.done_already("04", marker, [out], hist, ckpt, 1, "rnn.epochs", False, inputs)
+    assert check(sig) and check(None)
+    with pytest.raises(training.TrainingError, match=r"trained on other data than is there now "
+                                                     r"\(episodes 4 -> 3, names_sha1 .*\): --redo"):
+        check(training.episodes_signature(names[:3], vae_hash="abc"))
+    with pytest.raises(training.TrainingError, match=r"vae_hash abc -> def"):
+        check(training.episodes_signature(names, vae_hash="def"))
+    assert not training.done_already("04", marker, [out], hist, ckpt, 1, "rnn.epochs", True, {"episodes": 1})
+    fileio.write_done(marker, [out, hist], step=5, epoch=1)  # a marker from before inputs were recorded
+    assert check(training.episodes_signature(names[:3]))
+
+
 def test_outputs_from_before_markers(tmp_path):
     out, hist, marker, ckpt = setup(tmp_path)
     assert done(out, hist, marker, ckpt)  # no marker file, no checkpoint
