@@ -15,8 +15,9 @@
 Round 0 is the run the config names (e.g. results/doom): its world model and its controller
 (controller.dir) must exist, with the random-policy rollouts it was trained on. Round r is the run
 `{name}-round{r}` (results/doom-round1, ...); it is made by the stage scripts with overrides, so each
-round has its own resolved config.yaml, and the stages' own resume makes the whole command
-resumable: run it again after a kill and finished steps are skipped. Each round's score is added to
+round has its own resolved config.yaml. Run the same command again after a kill to resume: a round
+that was scored (its eval_real.json) is skipped whole, and in the others the stages skip what they
+finished. Each round's score is added to
 {results_root}/{name}-rounds.json and printed as a table (round, episodes so far, real score,
 the dream's score of the same C where the game has one).
 
@@ -118,14 +119,18 @@ def main():
         over = base_overrides(base, r, args)
         cfg = config.load(names, over)
         c = ["--config", *names, *over]
-        print(f"[{STAGE}] round {r}/{args.rounds}: {cfg.name}, {args.episodes} agent rollouts on "
-              f"{cfg.data.agent_from} so far", flush=True)
-        run([py, "01_generate_data.py", *c], summary)
-        run([py, "02_train_vae.py", *c], summary)
-        run([py, "03_generate_rnn_data.py", *c], summary)
-        run([py, "04_train_rnn.py", *c], summary)
-        run([*mpi, py, "05_train_controller.py", *c], summary)
-        run([*mpi, py, "05_train_controller.py", *c, "--eval"], summary)
+        scored = os.path.join(config.run_dir(cfg), cfg.controller.dir, "eval_real.json")
+        if os.path.exists(scored):  # a finished round: the shared rollouts may have grown since
+            print(f"[{STAGE}] round {r}/{args.rounds}: {cfg.name} done already ({scored})", flush=True)
+        else:
+            print(f"[{STAGE}] round {r}/{args.rounds}: {cfg.name}, {args.episodes} agent rollouts on "
+                  f"{cfg.data.agent_from} so far", flush=True)
+            run([py, "01_generate_data.py", *c], summary)
+            run([py, "02_train_vae.py", *c], summary)
+            run([py, "03_generate_rnn_data.py", *c], summary)
+            run([py, "04_train_rnn.py", *c], summary)
+            run([*mpi, py, "05_train_controller.py", *c], summary)
+            run([*mpi, py, "05_train_controller.py", *c, "--eval"], summary)
         rows.append(round_score(cfg))
         fileio.write_json(summary, {"base": base.name, "config": names, "overrides": args.overrides,
                                     "episodes_per_round": args.episodes, "rnn_epochs": args.rnn_epochs,
