@@ -81,15 +81,18 @@ def main():
     ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
     rollouts_dir = config.rollouts_dir(cfg)
     try:
-        inputs = training.episodes_signature(rollouts.list_episodes(rollouts_dir, "01_generate_data.py"))
+        files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
     except fileio.DataError:
-        inputs = None  # no rollouts on disk: nothing to compare a finished V with
+        files = None  # no rollouts on disk: nothing to compare a finished V with
+    inputs = files and training.episodes_signature(files)
     if training.done_already(STAGE, marker, [out_path], history_path, ckpt_dir, cfg.vae.epochs, "vae.epochs",
                              args.redo, inputs):
         return
     fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
     fileio.remove_stale_tmp(run_dir)
-    files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
+    if files is None:  # there is training to do: the error naming the folder and stage 01
+        files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
+        inputs = training.episodes_signature(files)
     widths = rollouts.widths(cfg)
     vc = cfg.vae
 
@@ -172,7 +175,7 @@ def main():
         *([(dis_path, lambda p: training.save_weights_atomic(vae.discriminator, vae.discriminator, p))] if gan else []),
         (history_path, lambda p: fileio.write_json(p, history))],
         step=state["step"], epoch=state["epoch"], then=[figures, lambda: config.save(cfg, run_dir, STAGE)],
-        inputs=training.episodes_signature(files))
+        inputs=inputs)
     last = (state["history"] or [None])[-1]
     print(f"[{STAGE}] wrote {out_path}: {state['frames']:,} frames in {state['seconds']:.0f}s "
           f"({state['frames'] / max(state['seconds'], 1e-9):.0f} frames/s)" + (

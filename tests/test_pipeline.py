@@ -241,19 +241,31 @@ def test_wrong_widths_are_named_before_anything_is_written(pipeline):
 
 
 def test_initial_z_follows_the_episodes(pipeline):
-    """Removing an episode: 03 is not done already; it drops the episode's series and rebuilds
-    initial_z.npz from the episodes that are left (it records which)."""
+    """Removing an episode after V and M finished: 02 does not say "done already" over data it was
+    not trained on, nor train over the finished V; it stops non-zero naming the change. 03 is not
+    done already; it drops the episode's series and rebuilds initial_z.npz from the episodes that
+    are left (it records which). Then 04 stops as 02 did, and --redo trains M again."""
     game, tmp, _ = pipeline
     if game != "doom":
         pytest.skip("one game is enough")
     root, data, res = copy_run(tmp, "removed")
     names = sorted(os.listdir(f"{data}/rollouts"))
     os.remove(f"{data}/rollouts/{names[1]}")
+    finished = ("vae.weights.h5", "vae.done.json", "rnn.weights.h5")
+    before = {f: open(f"{res}/{f}", "rb").read() for f in finished}
+    code, out = run("02_train_vae.py", "doom", root, check=False)
+    assert code == 1 and "was trained on other data than is there now" in out and \
+        f"episodes {len(names)} -> {len(names) - 1}" in out and "--redo" in out, out[-2000:]
     code, out = run("03_generate_rnn_data.py", "doom", root)
     assert "done already" not in out and "removing 1 series" in out
     init = np.load(f"{res}/initial_z.npz")
     assert init["mu"].shape[0] == 3 and init["episodes"].tolist() == names[:1] + names[2:]
     assert sorted(os.listdir(f"{data}/series")) == names[:1] + names[2:]
+    code, out = run("04_train_rnn.py", "doom", root, check=False)
+    assert code == 1 and f"{res}/rnn.weights.h5 was trained on other data" in out, out[-2000:]
+    assert {f: open(f"{res}/{f}", "rb").read() for f in finished} == before
+    run("04_train_rnn.py", "doom", root, "--redo")
+    assert "done already" in run("04_train_rnn.py", "doom", root)[1]
     assert "done already" in run("03_generate_rnn_data.py", "doom", root)[1]
 
 
@@ -296,28 +308,6 @@ def test_outputs_that_do_not_match_the_marker_are_written_again(pipeline):
     assert "done already" not in out and "resuming from" in out
     assert open(f"{res}/vae.weights.h5", "rb").read() == good and fileio.is_done(f"{res}/vae.done.json")
     assert "done already" in run("02_train_vae.py", "doom", root)[1]
-
-
-def test_finished_stages_refuse_to_skip_over_changed_data(pipeline):
-    """V and M finished on some rollouts; one rollout goes away: 02 does not say "done already" over
-    data it was not trained on, nor train over the finished V; it stops non-zero naming the change.
-    03 re-encodes what is there, and then 04 stops the same way. --redo trains them again."""
-    game, tmp, _ = pipeline
-    if game != "doom":
-        pytest.skip("one game is enough")
-    root, data, res = copy_run(tmp, "changed")
-    n = len(os.listdir(f"{data}/rollouts"))
-    os.remove(f"{data}/rollouts/{sorted(os.listdir(f'{data}/rollouts'))[-1]}")
-    before = {f: open(f"{res}/{f}", "rb").read() for f in ("vae.weights.h5", "vae.done.json", "rnn.weights.h5")}
-    code, out = run("02_train_vae.py", "doom", root, check=False)
-    assert code == 1 and "was trained on other data than is there now" in out and \
-        f"episodes {n} -> {n - 1}" in out and "--redo" in out, out[-2000:]
-    run("03_generate_rnn_data.py", "doom", root)
-    code, out = run("04_train_rnn.py", "doom", root, check=False)
-    assert code == 1 and f"{res}/rnn.weights.h5 was trained on other data" in out, out[-2000:]
-    assert {f: open(f"{res}/{f}", "rb").read() for f in before} == before
-    run("04_train_rnn.py", "doom", root, "--redo")
-    assert "done already" in run("04_train_rnn.py", "doom", root)[1]
 
 
 def test_full_disk_leaves_the_previous_run(pipeline):
