@@ -145,9 +145,12 @@ def worker_init():
     """Initializer of WorkerPool's workers, which hold a game. Ctrl-C: workers (and the engines they
     start, which inherit this) ignore SIGINT; the parent gets it and terminates the workers. That
     sends SIGTERM, which would kill a worker without cleanup and leave its engine running (holding
-    our stdout): exit through SystemExit instead, after the current game call, so the game is closed."""
+    our stdout): exit through SystemExit instead, after the current game call, so the game is closed.
+    Each worker leads its own process group, which the engines it starts join: a worker that dies
+    abruptly cannot close its engine, so WorkerPool kills what is left of that group."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _deferring(WorkerExit))
+    os.setpgid(0, 0)
 
 
 class WorkerDied(RuntimeError):
@@ -225,6 +228,7 @@ class WorkerPool:
 
     def _died(self):
         self._executor.shutdown()  # the executor has terminated the other workers: wait for them
+        self._kill_orphans()
         codes = [p.exitcode for p in self._workers.values() if p.exitcode]
         # a signal names the death best; siblings terminated while idle exit with code 1
         ends = sorted({_exit_status(c) for c in codes if c < 0}) or sorted({_exit_status(c) for c in codes})
@@ -240,6 +244,16 @@ class WorkerPool:
                 p.terminate()
         for p in workers:
             p.join()
+        self._kill_orphans()
+
+    def _kill_orphans(self):
+        """SIGKILL whatever outlived the (exited) workers in their process groups: the game engine
+        of a worker that died without closing it (ViZDoom's runs as its own process)."""
+        for pid in list(self._workers):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # nothing left of that group
+                pass
 
 
 DOOM_INIT_LOCK = os.path.join(tempfile.gettempdir(), "worldmodels-vizdoom-init.lock")

@@ -1,7 +1,9 @@
 """01_generate_data.py end to end at tiny scale, in the real games (subprocess, no mocks)."""
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -25,6 +27,30 @@ def episode_files(tmp_path, game):
 
 def mtimes(files):
     return {f: os.stat(f).st_mtime_ns for f in files}
+
+
+def session_processes(sid, grace=2.0):
+    """The processes still alive in session sid (a run started with start_new_session=True: its
+    workers and their game engines, whatever process group they are in) after up to `grace` s."""
+    deadline = time.time() + grace
+    while True:
+        ps = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+        left = [line.strip() for line in ps.splitlines()
+                if line.split()[1] == str(sid) and not line.split()[2].startswith("Z")]
+        if not left or time.time() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def kill_session(sid):
+    """SIGKILL every process of session sid (test cleanup)."""
+    for line in subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True).stdout.splitlines():
+        pid, s = line.split()
+        if s == str(sid):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_doom_rollouts_skip_and_reproduce(tmp_path):
@@ -139,22 +165,20 @@ def test_worker_death_ends_the_stage(tmp_path):
     """A worker process that dies abruptly must end the stage with a message, not hang it
     (multiprocessing.Pool replaced the worker and waited forever for its episode); the episodes
     written stay, and the same command resumes."""
-    import signal
     script = tmp_path / "dies.py"
     script.write_text(DIES)
     cmd = [sys.executable, str(script), "--config", "doom", "tiny",
            f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}"]
-    # output to files, not pipes: the dead worker's Doom engine is orphaned and keeps its copies
-    # open until the killpg below
+    # output to files, not pipes: were the dead worker's Doom engine orphaned, it would keep its
+    # copies open and a pipe would never close
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
         p = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, start_new_session=True)
         try:
             p.wait(timeout=180)  # generous, as generate()'s
+            left = session_processes(p.pid)  # the dead worker's engine included
         finally:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_session(p.pid)
+    assert not left, f"processes of the run outlived it: {left}"
     err = (tmp_path / "err").read_text()
     assert p.returncode != 0
     assert "a worker process died (exit code 1) while generating episodes" in err
@@ -172,8 +196,6 @@ def test_worker_death_ends_the_stage(tmp_path):
 def test_ctrl_c_stops_cleanly(tmp_path):
     """Ctrl-C (SIGINT to the whole process group, Doom engines included) must end the run quickly
     and leave no process behind (ViZDoom otherwise deadlocks or leaks its engine processes)."""
-    import signal
-    import time
     cmd = [sys.executable, os.path.join(ROOT, "01_generate_data.py"), "--config", "doom", "small",
            f"data_root={tmp_path / 'data'}", f"results_root={tmp_path / 'results'}"]
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -190,14 +212,10 @@ def test_ctrl_c_stops_cleanly(tmp_path):
         os.killpg(p.pid, signal.SIGINT)
         _, err = p.communicate(timeout=60)
         assert p.returncode != 0 and "interrupted" in err
-        time.sleep(0.5)
-        group = subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout.split()
-        assert str(p.pid) not in group, "processes of the run are still alive"
+        left = session_processes(p.pid)
+        assert not left, f"processes of the run are still alive: {left}"
     finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_session(p.pid)
 
 
 def test_doom_agent_episodes(tmp_path):
