@@ -158,7 +158,8 @@ def controller_folders(run_dir, mode, key, named=None):
 
 
 def temperature_runs(run_dir, named=None):
-    """Doom: the controllers trained in the dream, one per temperature -> {tau: row}."""
+    """The controllers trained in the dream, one per temperature -> {tau: row} (Doom; CarRacing with
+    a reward head)."""
     return controller_folders(run_dir, "dream", lambda h: round(float(h["meta"]["temperature"]), 4), named)
 
 
@@ -207,8 +208,9 @@ def plot_rows(rows, path):
                 "CarRacing: CMA-ES in the real game, per controller form", 7)
 
 
-def plot_temperatures(runs, path):
-    """Virtual (dream) and actual (real game) score against tau: ours beside the paper's."""
+def plot_temperatures(runs, path, experiment="doom"):
+    """Virtual (dream) and actual (real game) score against tau: ours, beside the paper's for Doom
+    (the paper trains CarRacing's C in the real game only)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -218,7 +220,7 @@ def plot_temperatures(runs, path):
         return float(mean), float(std)
     fig, ax = plt.subplots(figsize=(7, 4))
     taus = [t for t, _, _ in PAPER_TEMPERATURE]
-    for col, label, style in ((1, "paper virtual", "C0--"), (2, "paper actual", "C1--")):
+    for col, label, style in ((1, "paper virtual", "C0--"), (2, "paper actual", "C1--")) if experiment == "doom" else ():
         m = np.array([num(r[col]) for r in PAPER_TEMPERATURE])
         ax.errorbar(np.array(taus) - 0.01, m[:, 0], m[:, 1], fmt=style, marker="s", ms=4, capsize=2, alpha=0.5,
                     label=label)
@@ -227,9 +229,13 @@ def plot_temperatures(runs, path):
         if pts:
             t, m, sd = map(np.array, zip(*pts))
             ax.errorbar(t + 0.01, m, sd, fmt=style, marker="o", capsize=3, label=label)
-    ax.axhline(210, color="gray", lw=0.8, ls=":", label="paper random policy (210)")
-    save_figure(fig, ax, path, "temperature tau of M during training", "steps survived (mean ± std)",
-                "DoomTakeCover: controllers trained in the dream", 7)
+    if experiment == "doom":
+        ax.axhline(210, color="gray", lw=0.8, ls=":", label="paper random policy (210)")
+        save_figure(fig, ax, path, "temperature tau of M during training", "steps survived (mean ± std)",
+                    "DoomTakeCover: controllers trained in the dream", 7)
+    else:
+        save_figure(fig, ax, path, "temperature tau of M during training", "reward (mean ± std)",
+                    "CarRacing: controllers trained in the dream (M with a reward head)", 7)
 
 
 def results_table(cfg, history, real, random, dream_score, gens, runs=None, rows=None):
@@ -264,20 +270,21 @@ def results_table(cfg, history, real, random, dream_score, gens, runs=None, rows
     if random:
         lines.append(f"| **Ours: random policy** | {fmt(random)} | {len(random['scores'])} |")
     lines.append(f"| **Ours: V + M + C** (real game) | {fmt(real)} | {len(real['scores']) if real else 0} |")
-    if exp == "doom":
+    if exp == "doom" or runs:
         runs = runs or {}
-        lines += ["", "Temperature table, the paper's and ours (one shared V and M; virtual: in the dream at "
+        whose = "the paper's and ours" if exp == "doom" else "ours (the paper trains CarRacing's C in the real game only)"
+        lines += ["", f"Temperature table, {whose} (one shared V and M; virtual: in the dream at "
                   "that tau; actual: the real game; n: episodes):",
                   "", "| tau | Paper virtual | Paper actual | Ours virtual | Ours actual | Ours: generations "
                   "(folder) |", "|---|---|---|---|---|---|"]
-        paper = {tau: (virt, act) for tau, virt, act in PAPER_TEMPERATURE}
+        paper = {tau: (virt, act) for tau, virt, act in PAPER_TEMPERATURE} if exp == "doom" else {}
         for tau in sorted(set(paper) | set(runs)):
             virt, act = paper.get(tau, ("—", "—"))
             r = runs.get(tau)
             gen = f"{r['generations']} ({r['dir']})" if r else "not run"
             lines.append(f"| {tau:.2f} | {virt} | {act} | {fmt_n(r and r['virtual'])} | {fmt_n(r and r['actual'])} "
                          f"| {gen} |")
-        lines.append(f"| random policy | — | 210 ± 108 | — | {fmt_n(random)} | — |")
+        lines.append(f"| random policy | — | {'210 ± 108' if exp == 'doom' else '—'} | — | {fmt_n(random)} | — |")
     return "\n".join(lines) + "\n"
 
 
@@ -290,7 +297,7 @@ def main():
     history = fileio.read_json(os.path.join(ctrl_dir, "history.json"), required=True, hint="05_train_controller.py")
     real = fileio.read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
     random = fileio.read_json(os.path.join(ctrl_dir, "eval_random.json"), required=False)
-    runs = temperature_runs(run_dir, cfg.controller.dir) if cfg.experiment == "doom" else {}
+    runs = temperature_runs(run_dir, cfg.controller.dir) if cfg.experiment == "doom" or cfg.controller.mode == "dream" else {}
     rows = input_rows(run_dir, cfg.controller.dir) if cfg.experiment == "carracing" else {}
     for r in list(runs.values()) + list(rows.values()):  # the random policy does not depend on the controller folder
         random = random or fileio.read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
@@ -312,7 +319,7 @@ def main():
 
     gens = len(history["generations"])
     if runs:
-        plot_temperatures(runs, os.path.join(fig_dir, "temperature.png"))
+        plot_temperatures(runs, os.path.join(fig_dir, "temperature.png"), cfg.experiment)
     if rows:
         plot_rows(rows, os.path.join(fig_dir, "controller_rows.png"))
     table = results_table(cfg, history, real, random, dream_score, gens, runs, rows)

@@ -78,3 +78,20 @@ def test_carracing_rows_are_one_folder_per_controller_form(tmp_path):
     assert "| random policy | — | — | -30 ± 5 (n=100) | — |" in lines
     plot.plot_rows(rows, str(tmp_path / "rows.png"))
     assert (tmp_path / "rows.png").stat().st_size > 10_000
+
+
+def test_carracing_trained_in_the_dream_gets_a_temperature_table_of_its_own(tmp_path):
+    controller(tmp_path, "tau1.00", 1.00, 6)
+    controller(tmp_path, "tau0.50", 0.50, 3, real=False)
+    (tmp_path / "tau1.00" / "eval_dream.json").write_text(json.dumps({"mean": 880.0, "std": 20.0, "episodes": 100}))
+    (tmp_path / "tau1.00" / "eval_real.json").write_text(json.dumps({"mean": 600.0, "std": 1.0, "episodes": 100}))
+    runs = plot.temperature_runs(str(tmp_path))
+    cfg = config.from_args(config.parser("x").parse_args(
+        ["--config", "carracing", "tiny", "rnn.predict_reward=true", "controller.mode=dream"]))
+    real = {"mean": 600.0, "std": 1.0, "scores": [600.0] * 100}
+    lines = plot.results_table(cfg, None, real, None, None, 6, runs).splitlines()
+    assert "| 1.00 | — | — | 880 ± 20 (n=100) | 600 ± 1 (n=100) | 6 (tau1.00) |" in lines
+    assert "| 0.50 | — | — | — | — | 3 (tau0.50) |" in lines
+    assert not any(line.startswith("| 1.15 ") for line in lines)  # no Doom rows from the paper
+    plot.plot_temperatures(runs, str(tmp_path / "temperature.png"), "carracing")
+    assert (tmp_path / "temperature.png").stat().st_size > 10_000
