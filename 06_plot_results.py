@@ -231,11 +231,10 @@ def plot_temperatures(runs, path, experiment="doom"):
             ax.errorbar(t + 0.01, m, sd, fmt=style, marker="o", capsize=3, label=label)
     if experiment == "doom":
         ax.axhline(210, color="gray", lw=0.8, ls=":", label="paper random policy (210)")
-        save_figure(fig, ax, path, "temperature tau of M during training", "steps survived (mean ± std)",
-                    "DoomTakeCover: controllers trained in the dream", 7)
-    else:
-        save_figure(fig, ax, path, "temperature tau of M during training", "reward (mean ± std)",
-                    "CarRacing: controllers trained in the dream (M with a reward head)", 7)
+    ylabel, title = (("steps survived (mean ± std)", "DoomTakeCover: controllers trained in the dream")
+                     if experiment == "doom" else
+                     ("reward (mean ± std)", "CarRacing: controllers trained in the dream (M with a reward head)"))
+    save_figure(fig, ax, path, "temperature tau of M during training", ylabel, title, 7)
 
 
 def results_table(cfg, history, real, random, dream_score, gens, runs=None, rows=None):
