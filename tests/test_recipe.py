@@ -89,8 +89,9 @@ def test_make_carracing_runs_each_row_of_the_table(tmp_path):
 def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
     """tools/iterate.py at tiny scale on the real Doom: a base run (round 0), then one round whose
     rollouts are played by round 0's agent, whose V is round 0's exactly and whose M continues
-    round 0's, and whose CMA-ES starts at round 0's C (--c-from-last); its score is logged; the same
-    command again trains nothing."""
+    round 0's, and whose CMA-ES starts at round 0's C (--c-from-last);
+    its score is logged; the same command again trains nothing, and one more round encodes only its
+    new rollouts."""
     import npmodels
     res, data = tmp_path / "results", tmp_path / "data"
     c = ["--config", "doom", "tiny", f"results_root={res}", f"data_root={data}"]
@@ -121,7 +122,19 @@ def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
     assert [r["run"] for r in rounds] == ["doom-tiny", "doom-tiny-round1"] and rounds[1]["episodes_so_far"] == 6
     assert rounds[1]["real"]["episodes"] == 2 and rounds[1]["dream"]["episodes"] == 2
     assert "| 1 | doom-tiny-round1 | 6 |" in proc.stdout
+    assert "linked 4 series of doom-tiny into doom-tiny-round1's" in proc.stdout
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "round 1/1: doom-tiny-round1 done already" in again.stdout, again.stdout[-3000:]
     assert again.stdout.count("[iterate] $ ") == 1 and rounds[0]["real"]["episodes"] == 2  # round 0's --eval only
     assert json.load(open(res / "doom-tiny-rounds.json"))["rounds"] == rounds
+    # one more round: round 1 is kept, round 2 encodes only its new rollouts (round 1's V and the same
+    # encoder weights: round 0's V was trained here, so round 1 had to encode them all)
+    more = subprocess.run([*cmd[:cmd.index("--rounds") + 1], "2", *cmd[cmd.index("--rounds") + 2:]], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert more.returncode == 0, more.stdout[-3000:] + more.stderr[-3000:]
+    assert "round 1/2: doom-tiny-round1 done already" in more.stdout
+    assert "encoding 2 of 8 episodes (6 already done)" in more.stdout, more.stdout[-3000:]
+    linked = data / "doom-tiny-round2" / "series" / "ep_00000000.npz"
+    assert os.path.samefile(linked, data / "doom-tiny-round1" / "series" / "ep_00000000.npz")
+    assert [r["run"] for r in json.load(open(res / "doom-tiny-rounds.json"))["rounds"]][1:] == \
+        ["doom-tiny-round1", "doom-tiny-round2"]

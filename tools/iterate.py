@@ -2,8 +2,9 @@
 
   1. collects `--episodes` more rollouts played by the last round's agent (C on its V and M, with
      data.agent_explore random actions for exploration) into the base run's rollouts folder,
-  2. trains V on (`--train-vae`) or keeps it, encodes all rollouts so far, and trains the last
-     round's M on all of them for `--rnn-epochs` more epochs,
+  2. trains V on (`--train-vae`) or keeps it, encodes all rollouts so far (a kept V reuses the last
+     round's series and encodes only the new rollouts), and trains the last round's M on all of them
+     for `--rnn-epochs` more epochs,
   3. trains a new C (in the dream or the real game, as the config says) and scores it over
      controller.real_eval_episodes real episodes. C starts from zeros as in the paper, or with
      `--c-from-last` at the last round's C (controller.init_from): a real-game round then needs
@@ -24,9 +25,8 @@ the dream's score of the same C where the game has one).
 Ours, not the paper's: the number of episodes per round, M's epochs per round (warm-started from
 the last round's M, not retrained from scratch) and, with --c-from-last, C's warm start.
 """
-import argparse
-import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -55,6 +55,27 @@ def base_overrides(base, r, args):
         f"rnn.epochs={args.rnn_epochs}",
         f"rnn.init_from={os.path.join(prev_run, 'world_model.npz')}",
     ]
+
+
+def reuse_series(prev, cfg):
+    """Link the last round's encoded series into this round's series folder, so that stage 03 encodes
+    only the new rollouts. Safe with any V: stage 03 checks every file's VAE hash and redoes those
+    made by another V (and writes atomically, so it replaces a link, never the file it shares)."""
+    src, dst = (os.path.join(config.data_dir(c), "series") for c in (prev, cfg))
+    if not os.path.isdir(src) or os.path.abspath(src) == os.path.abspath(dst):
+        return 0
+    os.makedirs(dst, exist_ok=True)
+    have, n = set(os.listdir(dst)), 0
+    for name in sorted(os.listdir(src)):
+        if name.startswith("ep_") and name.endswith(".npz") and ".tmp" not in name and name not in have:
+            tmp = fileio.tmp_path(os.path.join(dst, name))
+            try:
+                os.link(os.path.join(src, name), tmp)
+            except OSError:  # another file system: copy
+                shutil.copyfile(os.path.join(src, name), tmp)
+            os.replace(tmp, os.path.join(dst, name))
+            n += 1
+    return n
 
 
 def run(cmd, log):
@@ -127,6 +148,10 @@ def main():
                   f"{cfg.data.agent_from} so far", flush=True)
             run([py, "01_generate_data.py", *c], summary)
             run([py, "02_train_vae.py", *c], summary)
+            if not args.train_vae:  # the same V encodes the same rollouts to the same series
+                prev = config.load(names, base_overrides(base, r - 1, args)) if r > 1 else base
+                n = reuse_series(prev, cfg)
+                print(f"[{STAGE}] linked {n} series of {prev.name} into {cfg.name}'s (V kept)", flush=True)
             run([py, "03_generate_rnn_data.py", *c], summary)
             run([py, "04_train_rnn.py", *c], summary)
             run([*mpi, py, "05_train_controller.py", *c], summary)
