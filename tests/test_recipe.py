@@ -136,5 +136,6 @@ def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
     assert "encoding 2 of 8 episodes (6 already done)" in more.stdout, more.stdout[-3000:]
     linked = data / "doom-tiny-round2" / "series" / "ep_00000000.npz"
     assert os.path.samefile(linked, data / "doom-tiny-round1" / "series" / "ep_00000000.npz")
+    assert (res / "doom-tiny-rounds.png").stat().st_size > 10_000  # the score per round, drawn
     assert [r["run"] for r in json.load(open(res / "doom-tiny-rounds.json"))["rounds"]][1:] == \
         ["doom-tiny-round1", "doom-tiny-round2"]

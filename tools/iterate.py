@@ -19,8 +19,8 @@ Round 0 is the run the config names (e.g. results/doom): its world model and its
 round has its own resolved config.yaml. Run the same command again after a kill to resume: a round
 that was scored (its eval_real.json) is skipped whole, and in the others the stages skip what they
 finished. Each round's score is added to
-{results_root}/{name}-rounds.json and printed as a table (round, episodes so far, real score,
-the dream's score of the same C where the game has one).
+{results_root}/{name}-rounds.json, printed as a table (round, episodes so far, real score,
+the dream's score of the same C where the game has one) and drawn in {name}-rounds.png.
 
 Ours, not the paper's: the number of episodes per round, M's epochs per round (warm-started from
 the last round's M, not retrained from scratch) and, with --c-from-last, C's warm start.
@@ -104,6 +104,27 @@ def table(rows):
     return "\n".join(lines)
 
 
+def plot(rows, path, title):
+    """The score per round: real game (and the dream where the game has one), mean ± std."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, label, style, dx in (("real", "real game", "C1-o", 0.03), ("dream", "in the dream (its tau)", "C0--s", -0.03)):
+        pts = [(i + dx, r[key]["mean"], r[key]["std"]) for i, r in enumerate(rows) if r[key]]
+        if pts:
+            ax.errorbar(*zip(*pts), fmt=style, capsize=3, ms=5, label=label)
+    ax.set_xticks(range(len(rows)), [f"{i}\n{r['episodes_so_far']:,}" for i, r in enumerate(rows)])
+    ax.set_xlabel("round (rollouts so far)")
+    ax.set_ylabel("score (mean ± std)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fileio.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
 def main():
     p = config.parser(__doc__)
     p.add_argument("--rounds", type=int, required=True, help="rounds after the base run (>= 1)")
@@ -161,8 +182,10 @@ def main():
                                     "episodes_per_round": args.episodes, "rnn_epochs": args.rnn_epochs,
                                     "train_vae": args.train_vae, "c_from_last": args.c_from_last,
                                     "rounds": rows})
+    figure = summary[:-len(".json")] + ".png"
+    plot(rows, figure, f"Iterative training: {base.name}, {args.episodes:,} agent rollouts a round")
     print(table(rows))
-    print(f"[{STAGE}] wrote {summary}")
+    print(f"[{STAGE}] wrote {summary} and {figure}")
 
 
 if __name__ == "__main__":
