@@ -6,6 +6,7 @@
 #   make carracing  the shipped CarRacing agents (results/carracing/): V, M, then C for each table row
 #   make carracing-eval  score a shipped CarRacing row over 100 episodes of the stock game again
 #   make carracing-dream  side experiment: CarRacing's C trained in M's dream (docs/carracing-dream.md)
+#   make carracing-dream-rounds  then iterative training on it; carracing-dream-eval: re-score its last round
 PY      := .venv/bin/python
 MPIEXEC := .venv/bin/mpiexec
 # MPI ranks for stage 05: 1 orchestrator (mostly idle) + NP-1 workers; NP=1 runs in one process
@@ -16,7 +17,8 @@ SCALE   ?= small
 # extra config names or key=value overrides appended to every stage of `make doom` (tests use this)
 EXTRA   ?=
 
-.PHONY: all setup pipeline doom doom-eval carracing carracing-eval carracing-dream test test-fast bench
+.PHONY: all setup pipeline doom doom-eval carracing carracing-eval carracing-dream carracing-dream-rounds \
+	carracing-dream-eval test test-fast bench
 
 all: setup pipeline
 
@@ -113,6 +115,21 @@ carracing-dream: setup
 	    stage $$log $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$ct; \
 	    stage $$log $(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $$ct --eval; \
 	  done
+
+# Iterative training (paper section 5) on the dream experiment's tau = 1.00 run: each round adds 500
+# rollouts played by the last round's C, trains M 10 epochs more on all rollouts so far, trains a new C
+# in the dream and scores it over 100 real episodes (~50 min a round on 2 cores; docs/iterative-training.md).
+ROUNDS ?= 2
+carracing-dream-rounds: setup
+	$(PY) tools/iterate.py --config carracing cpu experiments/carracing-dream $(EXTRA) --rounds $(ROUNDS) \
+	  --episodes 500 --rnn-epochs 10 --np $(NP)
+
+# Score the shipped dream-trained CarRacing agent (the last round, results/carracing-dream-round2/)
+# again: 100 real episodes and 100 dream rollouts (~6 min), written beside the record as eval_*-check.json.
+DREAM_RUN ?= carracing-dream-round2
+carracing-dream-eval: setup
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu experiments/carracing-dream \
+	  name=$(DREAM_RUN) $(EVAL_ARGS) --eval --check
 
 # Score a shipped CarRacing row again over 100 episodes of the stock CarRacing-v3 (~5 min): writes
 # eval_real-check.json beside the record and compares. ROW=z or ROW=z_hidden for the other rows.
