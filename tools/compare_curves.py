@@ -1,0 +1,106 @@
+"""Compare real-game CMA-ES runs (05's history.json) by what they cost to reach a score: for each
+run, the first evaluation of the mean solution at or above each threshold, with the generations,
+real episodes, real env steps and wall time spent up to it, and a figure of the curves.
+
+    python tools/compare_curves.py "zeros=results/carracing/zh/history.json" \\
+        "dream C=results/carracing-dream-round2/warm/history.json" --thresholds 700 800 900 \\
+        --png docs/figures/carracing-warm-start.png
+
+Episodes count every rollout of the generations and evaluations up to and including the one that
+reached the threshold; steps are summed the same way and shown only where the history records
+them for every generation and evaluation (older runs did not); wall time is the recorded seconds.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fileio  # noqa: E402
+
+
+def costs(history):
+    """One row per evaluation: {generation, mean, std, episodes, steps (None if not recorded),
+    seconds}, each cost summed over every generation and evaluation up to it; and the number of
+    generations run."""
+    trials = history["settings"]["population"] * history["settings"]["trials"]
+    evals = {e["generation"]: e for e in history.get("evaluations", [])}
+    rows, episodes, steps, seconds = [], 0, 0, 0.0
+    for g in history["generations"]:
+        episodes += trials
+        steps = None if steps is None or g.get("steps") is None else steps + g["steps"]
+        seconds += g["seconds"]
+        e = evals.get(g["generation"])
+        if e:
+            episodes += e["episodes"]
+            steps = None if steps is None or e.get("steps") is None else steps + e["steps"]
+            seconds += e["seconds"]
+            rows.append({"generation": g["generation"], "mean": e["mean"], "std": e["std"],
+                         "episodes": episodes, "steps": steps, "seconds": seconds})
+    return rows, len(history["generations"])
+
+
+def first_reaching(rows, threshold):
+    """The first row whose evaluated mean is >= threshold, or None."""
+    return next((r for r in rows if r["mean"] >= threshold), None)
+
+
+def table(runs, thresholds):
+    """Markdown: one line per run and threshold."""
+    out = ["| start | score | generation | real episodes | real steps | wall time |", "|---|---|---|---|---|---|"]
+    for label, (rows, last) in runs:
+        for t in thresholds:
+            r = first_reaching(rows, t)
+            if r is None:
+                out.append(f"| {label} | ≥ {t} | not in {last} generations | | | |")
+            else:
+                steps = f"{r['steps']:,}" if r["steps"] is not None else "not recorded"
+                out.append(f"| {label} | ≥ {t} (scored {r['mean']:.0f} ± {r['std']:.0f}) | {r['generation']} | "
+                           f"{r['episodes']:,} | {steps} | {r['seconds'] / 3600:.1f} h |")
+    return "\n".join(out)
+
+
+def plot(runs, histories, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, ((label, (rows, _)), h) in enumerate(zip(runs, histories)):
+        gens = h["generations"]
+        ax.plot([g["generation"] for g in gens], [g["mean"] for g in gens], f"C{i}-", lw=0.8,
+                label=f"{label}: population mean")
+        ax.errorbar([r["generation"] for r in rows], [r["mean"] for r in rows], [r["std"] for r in rows],
+                    fmt=f"C{i}o", capsize=2, ms=4, label=f"{label}: mean solution")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("reward (mean over episodes)")
+    ax.set_title("CMA-ES in the real game: where its mean starts")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fileio.atomic_write(path, lambda f: fig.savefig(f, dpi=110, format="png"), suffix=".png")
+    plt.close(fig)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="LABEL=HISTORY", help="a label and a 05 history.json")
+    p.add_argument("--thresholds", nargs="+", type=float, default=[800, 900])
+    p.add_argument("--png", help="also draw the curves here")
+    args = p.parse_args()
+    runs, histories = [], []
+    for spec in args.runs:
+        label, sep, path = spec.partition("=")
+        if not sep or not path:
+            raise SystemExit(f"{spec!r}: expected LABEL=path/to/history.json")
+        h = fileio.read_json(path, required=True, hint="05_train_controller.py")
+        if h.get("meta", {}).get("mode") != "real":
+            raise SystemExit(f"{path}: not a real-game run (meta.mode = {h.get('meta', {}).get('mode')!r})")
+        runs.append((label, costs(h)))
+        histories.append(h)
+    print(table(runs, [int(t) if t == int(t) else t for t in args.thresholds]))
+    if args.png:
+        plot(runs, histories, args.png)
+        print(f"wrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()
