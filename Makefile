@@ -18,7 +18,7 @@ SCALE   ?= small
 EXTRA   ?=
 
 .PHONY: all setup pipeline doom doom-eval carracing carracing-eval carracing-dream carracing-dream-rounds \
-	carracing-dream-eval carracing-warm test test-fast bench
+	carracing-dream-eval carracing-warm carracing-warm-eval test test-fast bench
 
 all: setup pipeline
 
@@ -133,6 +133,11 @@ carracing-warm: setup
 	$(PY) tools/compare_curves.py "zeros=results/carracing/zh/history.json" \
 	  "dream C=results/carracing-dream-round2/warm/history.json" --thresholds 700 800 900 \
 	  --png docs/figures/carracing-warm-start.png
+
+# Score the warm-started controller again (results/carracing-dream-round2/warm/best.npz; ~7 min).
+carracing-warm-eval: setup
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu experiments/carracing-dream \
+	  experiments/carracing-warm $(EVAL_ARGS) --eval --check
 
 # Score the shipped dream-trained CarRacing agent (the last round, results/carracing-dream-round2/)
 # again: 100 real episodes and 100 dream rollouts (~6 min), written beside the record as eval_*-check.json.
