@@ -177,8 +177,19 @@ def save_figure(fig, ax, path, xlabel, ylabel, title, legend_size):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=legend_size)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fileio.atomic_write(path, lambda f: fig.savefig(f, dpi=110, format="png"))
     plt.close(fig)
+
+
+def draw_curve(ax, history, color, label):
+    """One CMA-ES run on `ax`: its population mean per generation (a line) and its mean solution's
+    evaluations (mean ± std)."""
+    gens, evals = history["generations"], history.get("evaluations", [])
+    ax.plot([h["generation"] for h in gens], [h["mean"] for h in gens], f"{color}-", lw=0.8,
+            label=f"{label}: population mean")
+    if evals:
+        ax.errorbar([e["generation"] for e in evals], [e["mean"] for e in evals], [e["std"] for e in evals],
+                    fmt=f"{color}o", capsize=2, ms=4, label=f"{label}: mean solution")
 
 
 def plot_rows(rows, path):
@@ -193,13 +204,8 @@ def plot_rows(rows, path):
         r = rows.get(inputs)
         if not r:
             continue
-        gens, evals = r["history"]["generations"], r["history"].get("evaluations", [])
-        last = max(last, len(gens))
-        ax.plot([h["generation"] for h in gens], [h["mean"] for h in gens], f"C{i}-", lw=0.8,
-                label=f"{label}: population mean")
-        if evals:
-            ax.errorbar([e["generation"] for e in evals], [e["mean"] for e in evals], [e["std"] for e in evals],
-                        fmt=f"C{i}o", capsize=2, ms=4, label=f"{label}: mean solution")
+        last = max(last, len(r["history"]["generations"]))
+        draw_curve(ax, r["history"], f"C{i}", label)
     for (ref_g, ref_s), style, label in ((ORIG_CARRACING_POPULATION, "s--", "authors (64 x 16): population mean"),
                                          (ORIG_CARRACING_MEAN_SOLUTION, "^:", "authors: mean solution")):
         keep = [k for k, x in enumerate(ref_g) if x <= max(last, 50)]

@@ -125,7 +125,7 @@ carracing-dream-rounds: setup
 	  --episodes 500 --rnn-epochs 10 --np $(NP)
 
 # The dream-trained C (the last round above) as the start of CMA-ES in the real game, on its own
-# world model, with the recipe's real-game settings (32 x 4, ~3.5 min a generation on 2 cores);
+# world model, with the recipe's real-game settings (32 x 4, ~3.7 min a generation on 2 cores);
 # then the cost of reaching 800 and 900 beside the recipe's zh row, which started from zeros.
 carracing-warm: setup
 	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu experiments/carracing-dream \
@@ -134,7 +134,7 @@ carracing-warm: setup
 	  "dream C=results/carracing-dream-round2/warm/history.json" --thresholds 700 800 900 \
 	  --png docs/figures/carracing-warm-start.png
 
-# Score the warm-started controller again (results/carracing-dream-round2/warm/best.npz; ~7 min).
+# Score the warm-started controller again (results/carracing-dream-round2/warm/best.npz; ~8 min).
 carracing-warm-eval: setup
 	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu experiments/carracing-dream \
 	  experiments/carracing-warm $(EVAL_ARGS) --eval --check

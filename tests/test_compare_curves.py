@@ -39,7 +39,7 @@ def test_costs_sum_everything_up_to_the_evaluation():
 def test_unrecorded_steps_stay_unrecorded():
     rows, _ = compare_curves.costs(history([850], steps=False))
     assert rows[0]["steps"] is None and rows[0]["episodes"] == 2 * 8 + 3
-    text = compare_curves.table([("old", compare_curves.costs(history([850], steps=False)))], [800, 900])
+    text = compare_curves.table([("old", history([850], steps=False))], [800, 900])
     assert "not recorded" in text and "not in 2 generations" in text
 
 

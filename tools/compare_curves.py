@@ -11,11 +11,14 @@ reached the threshold; steps are summed the same way and shown only where the hi
 them for every generation and evaluation (older runs did not); wall time is the recorded seconds.
 """
 import argparse
+import importlib
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fileio  # noqa: E402
+
+figures = importlib.import_module("06_plot_results")  # its figure helpers (a stage script, no TensorFlow)
 
 
 def costs(history):
@@ -45,39 +48,31 @@ def first_reaching(rows, threshold):
 
 
 def table(runs, thresholds):
-    """Markdown: one line per run and threshold."""
+    """Markdown: one line per (label, history) run and threshold."""
     out = ["| start | score | generation | real episodes | real steps | wall time |", "|---|---|---|---|---|---|"]
-    for label, (rows, last) in runs:
+    for label, history in runs:
+        rows, last = costs(history)
         for t in thresholds:
             r = first_reaching(rows, t)
             if r is None:
-                out.append(f"| {label} | ≥ {t} | not in {last} generations | | | |")
+                out.append(f"| {label} | ≥ {t:g} | not in {last} generations | | | |")
             else:
                 steps = f"{r['steps']:,}" if r["steps"] is not None else "not recorded"
-                out.append(f"| {label} | ≥ {t} (scored {r['mean']:.0f} ± {r['std']:.0f}) | {r['generation']} | "
+                out.append(f"| {label} | ≥ {t:g} (scored {r['mean']:.0f} ± {r['std']:.0f}) | {r['generation']} | "
                            f"{r['episodes']:,} | {steps} | {r['seconds'] / 3600:.1f} h |")
     return "\n".join(out)
 
 
-def plot(runs, histories, path):
+def plot(runs, path):
+    """Each (label, history) run's curve (figures.draw_curve) on one figure."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
-    for i, ((label, (rows, _)), h) in enumerate(zip(runs, histories)):
-        gens = h["generations"]
-        ax.plot([g["generation"] for g in gens], [g["mean"] for g in gens], f"C{i}-", lw=0.8,
-                label=f"{label}: population mean")
-        ax.errorbar([r["generation"] for r in rows], [r["mean"] for r in rows], [r["std"] for r in rows],
-                    fmt=f"C{i}o", capsize=2, ms=4, label=f"{label}: mean solution")
-    ax.set_xlabel("generation")
-    ax.set_ylabel("reward (mean over episodes)")
-    ax.set_title("CMA-ES in the real game: where its mean starts")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fileio.atomic_write(path, lambda f: fig.savefig(f, dpi=110, format="png"), suffix=".png")
-    plt.close(fig)
+    for i, (label, history) in enumerate(runs):
+        figures.draw_curve(ax, history, f"C{i}", label)
+    figures.save_figure(fig, ax, path, "generation", "reward (mean over episodes)",
+                        "CMA-ES in the real game: where its mean starts", 7)
 
 
 def main():
@@ -86,7 +81,7 @@ def main():
     p.add_argument("--thresholds", nargs="+", type=float, default=[800, 900])
     p.add_argument("--png", help="also draw the curves here")
     args = p.parse_args()
-    runs, histories = [], []
+    runs = []
     for spec in args.runs:
         label, sep, path = spec.partition("=")
         if not sep or not path:
@@ -94,11 +89,10 @@ def main():
         h = fileio.read_json(path, required=True, hint="05_train_controller.py")
         if h.get("meta", {}).get("mode") != "real":
             raise SystemExit(f"{path}: not a real-game run (meta.mode = {h.get('meta', {}).get('mode')!r})")
-        runs.append((label, costs(h)))
-        histories.append(h)
-    print(table(runs, [int(t) if t == int(t) else t for t in args.thresholds]))
+        runs.append((label, h))
+    print(table(runs, args.thresholds))
     if args.png:
-        plot(runs, histories, args.png)
+        plot(runs, args.png)
         print(f"wrote {args.png}")
 
 

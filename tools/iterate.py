@@ -25,6 +25,7 @@ the dream's score of the same C where the game has one) and drawn in {name}-roun
 Ours, not the paper's: the number of episodes per round, M's epochs per round (warm-started from
 the last round's M, not retrained from scratch) and, with --c-from-last, C's warm start.
 """
+import importlib
 import os
 import shutil
 import subprocess
@@ -115,14 +116,8 @@ def plot(rows, path, title):
         if pts:
             ax.errorbar(*zip(*pts), fmt=style, capsize=3, ms=5, label=label)
     ax.set_xticks(range(len(rows)), [f"{i}\n{r['episodes_so_far']:,}" for i, r in enumerate(rows)])
-    ax.set_xlabel("round (rollouts so far)")
-    ax.set_ylabel("score (mean ± std)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fileio.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    importlib.import_module("06_plot_results").save_figure(fig, ax, path, "round (rollouts so far)",
+                                                           "score (mean ± std)", title, 8)
 
 
 def main():
