@@ -59,7 +59,9 @@ import fileio
 CKPT_VERSION = 1
 # Settings a checkpoint must share with the command that resumes it (generations, eval_every
 # and eval_episodes may change, e.g. to extend a run; chunk only batches the same work).
-IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed", "step_size")
+IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed", "step_size", "common_seeds")
+# What an IDENTITY key meant in runs recorded before it existed.
+IDENTITY_DEFAULTS = {"common_seeds": False}
 STEP_SIZES = ("csa", "tpa")
 
 
@@ -76,6 +78,7 @@ class Settings:
     chunk: int = 0             # candidates per task; 0: population / workers (one batched task each)
     step_size: str = "csa"     # orig README: cma 2.2, whose step-size adaptation is CSA; or "tpa"
     task_timeout: float = 0.0  # seconds an MPI task may run on its worker before the run is ended; 0 = none
+    common_seeds: bool = False  # all candidates of a generation play the same seeds (common random numbers)
 
     def __post_init__(self):
         if self.step_size not in STEP_SIZES:
@@ -85,7 +88,8 @@ class Settings:
     def from_config(cls, c, seed):
         return cls(population=c.population, trials=c.trials, sigma0=c.sigma0, weight_decay=c.weight_decay,
                    generations=c.generations, eval_every=c.eval_every, eval_episodes=c.eval_episodes,
-                   seed=seed, chunk=c.chunk, step_size=c.step_size, task_timeout=c.task_timeout)
+                   seed=seed, chunk=c.chunk, step_size=c.step_size, task_timeout=c.task_timeout,
+                   common_seeds=c.common_seeds)
 
 
 def cma_options(s):
@@ -240,6 +244,15 @@ def seeds_for(seed, kind, generation, count):
 TRAIN, EVAL = 0, 1
 
 
+def train_seeds(s, generation, count):
+    """The seeds of a generation's candidates: each its own (the paper's), or with s.common_seeds
+    one seed for all (common random numbers: every candidate plays the same tracks or dreams, so
+    that the ranking compares controllers rather than draws), a new one each generation."""
+    if s.common_seeds:
+        return np.repeat(seeds_for(s.seed, TRAIN, generation, 1), count)
+    return seeds_for(s.seed, TRAIN, generation, count)
+
+
 # ----------------------------------------------------------------------------- files
 def save_json(path, data):
     fileio.write_json(path, data)
@@ -295,7 +308,8 @@ def new_state(n_params, s, x0=None):
 def _differences(old_settings, old_n_params, old_identity, n_params, s, identity):
     """(ES settings that differ, other differences: n_params and identity), each as "key old->new"."""
     old = old_settings
-    settings = [f"{k} {old.get(k)!r}->{getattr(s, k)!r}" for k in IDENTITY if old.get(k) != getattr(s, k)]
+    settings = [f"{k} {old.get(k, IDENTITY_DEFAULTS.get(k))!r}->{getattr(s, k)!r}" for k in IDENTITY
+                if old.get(k, IDENTITY_DEFAULTS.get(k)) != getattr(s, k)]
     other = [f"n_params {old_n_params}->{n_params}"] if old_n_params != n_params else []
     other += [f"{k} {old_identity.get(k)!r}->{v!r}" for k, v in identity.items() if old_identity.get(k) != v]
     return settings, other
@@ -450,7 +464,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         solutions = cmaes.ask()
         rng_after_ask = np.random.get_state()
         params = np.array(solutions, dtype=np.float64)
-        rewards, steps = evaluate(fn, params, seeds_for(s.seed, TRAIN, gen, len(params)), s.trials, executor,
+        rewards, steps = evaluate(fn, params, train_seeds(s, gen, len(params)), s.trials, executor,
                                   s.chunk, s.task_timeout, counted=True)
         fitness = rewards.mean(axis=1) - s.weight_decay * np.mean(params ** 2, axis=1)
         np.random.set_state(rng_after_ask)

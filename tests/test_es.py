@@ -352,3 +352,50 @@ def test_a_checkpoint_of_another_world_model_is_stale_and_starts_afresh(tmp_path
     h = json.load(open(os.path.join(out, "history.json")))
     assert h["identity"] == {"world_model_sha1": "new"} and h["generation"] == 2
     assert es.load_checkpoint(ckpt)["identity"] == {"world_model_sha1": "new"}
+
+
+def test_common_seeds_give_every_candidate_of_a_generation_the_same_seed(tmp_path):
+    seen = []
+
+    def record(params, seeds, trials):
+        seen.append(np.asarray(seeds).copy())
+        return toy_quadratic(params, seeds, trials)
+
+    es.train(record, N, settings(common_seeds=True, generations=3, eval_every=100), str(tmp_path / "c.pkl"),
+             str(tmp_path / "out"), progress=False)
+    per_gen = [np.concatenate(seen[i:i + 3]) for i in range(0, 9, 3)]  # chunk 3: tasks of 3, 3, 2 candidates
+    assert all(len(set(g.tolist())) == 1 and len(g) == 8 for g in per_gen)
+    assert len({int(g[0]) for g in per_gen}) == 3  # a new seed each generation
+    assert not np.array_equal(es.train_seeds(settings(), 0, 8), es.train_seeds(settings(common_seeds=True), 0, 8))
+
+
+def test_common_seeds_rank_candidates_by_their_own_merit_under_seed_noise():
+    # a fitness whose noise is a function of the seed alone: with one seed per generation every
+    # candidate shifts by the same amount, so the ranking is the noiseless one; with a seed each it is not
+    rng = np.random.default_rng(0)
+    params = rng.normal(0, 1, (32, N))
+    noiseless = -np.sum((params - TARGET) ** 2, axis=1)
+
+    def noisy(p, seeds):
+        return -np.sum((p - TARGET) ** 2, axis=1) + 20 * np.array([np.random.default_rng(int(s)).normal()
+                                                                   for s in seeds])
+
+    crn = noisy(params, es.train_seeds(settings(common_seeds=True), 5, 32))
+    own = noisy(params, es.train_seeds(settings(), 5, 32))
+    assert np.array_equal(np.argsort(crn), np.argsort(noiseless))
+    assert not np.array_equal(np.argsort(own), np.argsort(noiseless))
+
+
+def test_a_run_recorded_before_common_seeds_existed_resumes_as_without_them(tmp_path):
+    s = settings(generations=2, eval_every=1)
+    es.train(toy_quadratic, N, s, str(tmp_path / "c.pkl"), str(tmp_path / "out"), progress=False)
+    h = json.load(open(tmp_path / "out" / "history.json"))
+    del h["settings"]["common_seeds"]  # as written before the key existed
+    json.dump(h, open(tmp_path / "out" / "history.json", "w"))
+    os.remove(tmp_path / "c.pkl")
+    state = es.train(toy_quadratic, N, settings(generations=3, eval_every=1), str(tmp_path / "c.pkl"),
+                     str(tmp_path / "out"), progress=False)
+    assert state["generation"] == 3 and state.get("restarts") == [2]
+    with pytest.raises(SystemExit, match="common_seeds False->True"):
+        es.train(toy_quadratic, N, settings(generations=4, eval_every=1, common_seeds=True),
+                 str(tmp_path / "c2.pkl"), str(tmp_path / "out"), progress=False)
