@@ -83,6 +83,7 @@ def main():
     agent = collect.agent_files(cfg)  # checked before anything is written
     out_dir = config.rollouts_dir(cfg)
     fileio.check_writable(out_dir, config.run_dir(cfg))
+    fileio.RunLock(out_dir, STAGE).acquire()  # one writer at a time
     fileio.remove_stale_tmp(out_dir)  # leftovers of an interrupted run
 
     seeds = [collect.episode_seed(cfg, i) for i in range(cfg.data.episodes)]

@@ -89,7 +89,9 @@ def main():
                              args.redo, inputs):
         return
     fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
+    fileio.RunLock(run_dir, STAGE).acquire()  # one writer at a time
     fileio.remove_stale_tmp(run_dir)
+    fileio.remove_stale_tmp(ckpt_dir)
     if files is None:  # there is training to do: the error naming the folder and stage 01
         files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
         inputs = training.episodes_signature(files)

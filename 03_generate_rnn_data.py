@@ -70,6 +70,7 @@ def main():
         print(f"[{STAGE}] done already: {len(files)} series in {series_dir} match {vae_path} (use --redo to redo)")
         return
     fileio.check_writable(series_dir, run_dir)
+    fileio.RunLock(series_dir, STAGE).acquire()  # one writer at a time
     fileio.remove_stale_tmp(series_dir)
     if gone:  # series of episodes no longer in the rollouts: 04 would train on them
         print(f"[{STAGE}] removing {len(gone)} series whose episodes are gone from the rollouts: {', '.join(gone[:5])}"

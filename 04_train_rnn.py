@@ -79,7 +79,9 @@ def main():
     if not os.path.exists(vae_path):
         raise fileio.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
     fileio.check_writable(run_dir, os.path.dirname(ckpt_dir))
+    fileio.RunLock(run_dir, STAGE).acquire()  # one writer at a time
     fileio.remove_stale_tmp(run_dir)
+    fileio.remove_stale_tmp(ckpt_dir)
     files = rollouts.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
     rc, z_size = cfg.rnn, cfg.vae.z_size
     widths = rollouts.widths(cfg)

@@ -98,9 +98,19 @@ def cached(key, make):
     return _CACHE[key]
 
 
-def world_model(path):
+def world_model(path, sha1=None):
+    """The world model in `path` (loaded once per process while the file is unchanged); with `sha1`,
+    a DataError unless the file still has that hash: a run trains and scores on one world model."""
     import npmodels
-    return cached(("wm", path, os.path.getmtime(path)), lambda: npmodels.WorldModel.load(path))
+
+    def load():
+        if sha1 is not None and (now := file_sha1(path)) != sha1:
+            raise rollouts.DataError(f"{path} changed during the run (sha1 {sha1[:12]} at its start, {now[:12]} "
+                                     "now): stopped, so that its record names the one world model it used; "
+                                     "restore the file, or start a run of the new one (--redo or another "
+                                     "controller.dir)")
+        return npmodels.WorldModel.load(path)
+    return cached(("wm", path, os.path.getmtime(path), sha1), load)
 
 
 def initial_z(path, z_size):
@@ -167,13 +177,16 @@ class Rollouts:
         self.cfg, self.mode, self.policy, self.ensemble = cfg.to_dict(), mode, policy, ensemble
         self.training, self.blocks = training, blocks
         self.max_steps = max_steps or cfg.controller.max_steps
+        # the world model this run plays with: every process checks that it still is (world_model)
+        wm = paths(cfg)["wm"]
+        self.wm_sha1 = file_sha1(wm) if (mode == "dream" or policy == "controller") and os.path.exists(wm) else None
 
     def __call__(self, params, seeds, trials):
         cfg = config.Config(self.cfg)
         p = paths(cfg)
         if self.mode == "dream":
             import dream
-            wm = world_model(p["wm"])
+            wm = world_model(p["wm"], self.wm_sha1)
             mu, logvar = initial_z(p["init"], wm.z_size)
             if self.ensemble and cfg.controller.ensemble:  # trials split over M and the other dreams
                 wms = [wm] + [world_model(path) for path in cfg.controller.ensemble]
@@ -184,7 +197,7 @@ class Rollouts:
                                         self.max_steps, seed=[int(s) for s in seeds], inputs=cfg.controller.inputs)
         import npmodels
         envs_ = games(cfg, self.training, trials)
-        wm = world_model(p["wm"]) if self.policy == "controller" else None
+        wm = world_model(p["wm"], self.wm_sha1) if self.policy == "controller" else None
         low, high = envs_[0].action_space.low, envs_[0].action_space.high
         out = np.zeros((len(params), trials))
         steps = np.zeros((len(params), trials), dtype=np.int64)
@@ -265,6 +278,9 @@ def train(cfg, args, executor):
         check_world_model(cfg, p, need_init=True)
     ensemble = check_ensemble(cfg, p["wm"])
     fileio.check_writable(p["out"], os.path.dirname(p["ckpt"]))
+    fileio.RunLock(p["out"], STAGE).acquire()  # one writer per controller folder
+    fileio.remove_stale_tmp(p["out"])  # what a killed write left
+    fileio.remove_stale_tmp(os.path.dirname(p["ckpt"]), prefix=os.path.basename(p["ckpt"]))
     settings = es.Settings.from_config(c, cfg.seed)
     where = f"in the dream (tau={c.temperature})" if c.mode == "dream" else "in the real game"
     workers = f"{es.mpi_size() - 1} MPI workers" if executor is not None else "1 process"
@@ -281,7 +297,7 @@ def train(cfg, args, executor):
     if c.init_from:  # only then, so that runs made before this key resume as they were
         try:
             x0 = controller.load(c.init_from, widen=True)  # checks its form (controller.inputs) and size
-        except (FileNotFoundError, ValueError) as e:
+        except (FileNotFoundError, ValueError, fileio.DataError) as e:
             raise SystemExit(f"[{STAGE}] controller.init_from: {e}") from None
         meta["init_from"], identity["init_sha1"] = c.init_from, file_sha1(c.init_from)
         from npmodels import saved_inputs
@@ -359,7 +375,7 @@ def evaluate(cfg, args, executor):
                                      "(without --eval) first, or give --params PATH")
         try:
             params = controller.load(params_path)
-        except ValueError as e:
+        except (ValueError, fileio.DataError) as e:
             raise rollouts.DataError(str(e)) from None
         fn = Rollouts(judge(cfg), "real", "controller", cfg.env.max_steps, blocks=True)
         same = os.path.abspath(params_path) == os.path.abspath(default)
@@ -369,14 +385,14 @@ def evaluate(cfg, args, executor):
     out_name += ("-check" if args.check else "") + ".json"  # a re-check is written beside the record
     out_path = os.path.join(p["out"], out_name)
     fileio.check_writable(p["out"])  # before playing any episode
+    fileio.RunLock(p["out"], STAGE + " --eval").acquire()  # one writer per controller folder
     sha = hashlib.sha1(np.asarray(params, np.float64).tobytes()).hexdigest()
     info = dict(policy="random" if args.random else "controller", params=params_path, params_sha1=sha,
                 world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),
                 max_steps=cfg.env.max_steps, config=cfg.name,
                 env="gymnasium CarRacing-v3" if cfg.experiment == "carracing" else "ViZDoom take_cover")
     if os.path.exists(out_path) and not (args.redo or args.check):
-        with open(out_path) as f:
-            old = json.load(f)
+        old = fileio.read_json(out_path)  # DataError naming a damaged record
         if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
             print(f"[{STAGE}] done already: {out_path} ({old['mean']:.1f} +- {old['std']:.1f}; --redo to redo)")
             return
@@ -446,7 +462,7 @@ def main(executor):
     cfg = config.from_args(args)
     try:
         (evaluate if args.eval else train)(cfg, args, executor)
-    except rollouts.DataError as e:
+    except (rollouts.DataError, es.EvaluationError) as e:
         raise SystemExit(f"[{STAGE}] error: {e}")
 
 

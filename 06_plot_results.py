@@ -308,6 +308,7 @@ def main():
         random = random or fileio.read_json(os.path.join(run_dir, r["dir"], "eval_random.json"), required=False)
     dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
     fileio.check_writable(run_dir, fig_dir)
+    fileio.RunLock(run_dir, STAGE).acquire()  # one writer at a time
     wm = npmodels.WorldModel.load(os.path.join(run_dir, "world_model.npz"))
     params = npmodels.Controller(cfg.experiment, wm.z_size, wm.hidden, cfg.controller.inputs).load(
         os.path.join(ctrl_dir, "best.npz"))

@@ -19,6 +19,8 @@ import sys
 import yaml
 
 import fileio
+from es import STEP_SIZES
+from npmodels import CONTROLLER_INPUTS
 
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
@@ -130,14 +132,15 @@ RANGES = {
     "rnn.seq_len": _POS, "rnn.epochs": _NONNEG, "rnn.learning_rate": _POS, "rnn.decay_rate": (0, False, 1),
     "rnn.min_learning_rate": _NONNEG, "rnn.grad_clip": _POS, "rnn.checkpoint_minutes": _NONNEG,
     "rnn.reward_weight": _NONNEG,
-    "controller.temperature": _POS, "controller.population": _POS, "controller.trials": _POS,
+    "controller.temperature": _POS, "controller.population": (2, True, None), "controller.trials": _POS,
     "controller.sigma0": _POS, "controller.weight_decay": _NONNEG, "controller.generations": _NONNEG,
     "controller.eval_every": _POS, "controller.eval_episodes": _POS, "controller.max_steps": _POS,
     "controller.real_eval_episodes": _POS, "controller.chunk": _NONNEG,
 }
 
 # Keys whose value is one of a few words.
-CHOICES = {"vae.kind": ("convvae", "vaegan")}
+CHOICES = {"vae.kind": ("convvae", "vaegan"), "controller.mode": ("dream", "real"),
+           "controller.inputs": CONTROLLER_INPUTS, "controller.step_size": STEP_SIZES}
 
 
 def check_ranges(cfg):
@@ -153,7 +156,7 @@ def check_ranges(cfg):
             continue
         if value < low or (value == low and not inclusive) or (high is not None and value > high):
             want = (f"in [{low}, {high}]" if inclusive else f"in ({low}, {high}]") if high is not None else \
-                (">= 0" if inclusive else "> 0")
+                (f">= {low}" if inclusive else f"> {low}")
             raise ConfigError(f"{key} must be {want}, got {value!r}")
     if flat.get("data.repeat_max", 1) < flat.get("data.repeat_min", 1):
         raise ConfigError(f"data.repeat_max ({flat['data.repeat_max']}) must be >= data.repeat_min "
@@ -253,11 +256,31 @@ def save(cfg, run_dir, stage):
     fileio.atomic_write(path, lambda f: yaml.safe_dump(cfg.to_dict(), f, sort_keys=False), mode="w")
 
 
+class _Lines:
+    """A file for tqdm where no terminal redraws its bar: each update becomes a line of its own."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, text):
+        text = text.replace("\r", "").strip()
+        if text:
+            self.f.write(text + "\n")
+
+    def flush(self):
+        self.f.flush()
+
+
 def progress(*args, **kwargs):
-    """A tqdm progress bar on stdout; in a log file (not a terminal) it prints every 30 s, not every batch."""
+    """A tqdm progress bar on stdout; in a log file or CI (not a terminal) a line every 10 s instead."""
     from tqdm import tqdm
-    kwargs.setdefault("file", sys.stdout)
-    kwargs.setdefault("mininterval", 0.1 if kwargs["file"].isatty() else 30.0)
+    out = kwargs.pop("file", sys.stdout)
+    tty = out.isatty()
+    kwargs.setdefault("mininterval", 0.1 if tty else 10.0)
+    if not tty:
+        kwargs.update(file=_Lines(out), ascii=True, dynamic_ncols=False, ncols=100)
+    else:
+        kwargs["file"] = out
     return tqdm(*args, **kwargs)
 
 

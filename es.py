@@ -127,6 +127,8 @@ def run_main(main):
     comm = MPI.COMM_WORLD
     if comm.Get_size() == 1:
         return main(None)
+    if comm.Get_rank() == 0:
+        remove_launcher_tmp()
     with MPICommExecutor(comm, root=0) as executor:
         if executor is None:
             return None  # a worker: rank 0 has shut the pool down; just exit
@@ -147,6 +149,21 @@ def run_main(main):
         comm.Abort(1)
 
 
+def remove_launcher_tmp():
+    """MPICH's launcher (hydra) shares the host's topology with its proxy through a file
+    /tmp/hydra_hwloc_xmlfile_*, removed when the run ends normally but left behind by an abort.
+    The proxy that started this process has it open and needs it no more once the ranks run: remove
+    it now (Linux; found through the proxy's open files, so only this run's)."""
+    proxy = f"/proc/{os.getppid()}/fd"
+    try:
+        for fd in os.listdir(proxy):
+            target = os.readlink(os.path.join(proxy, fd))
+            if os.path.basename(target).startswith("hydra_hwloc_xmlfile_") and os.path.isfile(target):
+                os.remove(target)
+    except OSError:
+        pass
+
+
 TASK_STARTED = 7301  # MPI tag (COMM_WORLD) of "task started" notes; mpi4py.futures uses its own communicator
 _task_ids = itertools.count()
 
@@ -165,6 +182,9 @@ def _run_task(fn, params, seeds, trials, task_id=None):
         out, steps = out if isinstance(out, tuple) else (out, None)
         out = np.asarray(out, dtype=np.float64)
         steps = None if steps is None else np.asarray(steps, dtype=np.int64)
+    except fileio.DataError as e:  # a named file: its one line says it all
+        raise EvaluationError(f"task (candidates with seeds {list(map(int, seeds))}) failed in pid {os.getpid()} "
+                              f"on {os.uname().nodename}: {e}") from None
     except BaseException:  # noqa: BLE001
         host = os.uname().nodename
         raise EvaluationError(f"task (candidates with seeds {list(map(int, seeds))}) failed in pid {os.getpid()} "
@@ -269,9 +289,11 @@ def load_params(path, n_params=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: controller params not found")
     try:
-        params = np.asarray(fileio.load_npz(path, ["params"])["params"], dtype=np.float64).reshape(-1)
+        params = np.asarray(fileio.load_npz(path, ["params"], what="controller .npz")["params"], dtype=np.float64)
     except fileio.DataError as e:  # corrupt, or no `params` array: named, as callers expect, as ValueError
         raise ValueError(str(e)) from None
+    if params.ndim != 1:
+        raise ValueError(f"{path}: params of shape {params.shape}; a controller's are one vector")
     if n_params is not None and params.size != n_params:
         raise ValueError(f"{path}: {params.size} params, but this controller has {n_params}")
     if not np.all(np.isfinite(params)):
@@ -315,15 +337,17 @@ def _differences(old_settings, old_n_params, old_identity, n_params, s, identity
     return settings, other
 
 
+REFUSE = "--redo to train it again over them, or another controller.dir to keep them"
+
+
 def _check_resumable(state, n_params, s, path, identity):
-    """The differences that make a checkpoint stale (another world model or parameter count: it is
-    started afresh, as stale outputs are), or SystemExit where only ES settings differ."""
+    """SystemExit naming what differs where the checkpoint was made with other ES settings, for
+    another world model, temperature, form of C, ... (identity) or parameter count."""
     settings, other = _differences(state["settings"], state["n_params"], state.get("identity") or {},
                                    n_params, s, identity)
-    if settings and not other:
-        raise SystemExit(f"{path}: checkpoint was made with other settings ({', '.join(settings)}); "
-                         "use --redo to start again")
-    return other
+    if settings or other:
+        raise SystemExit(f"{path}: checkpoint was made with other settings ({', '.join(settings + other)}); "
+                         f"use {REFUSE}")
 
 
 def write_outputs(state, out_dir):
@@ -351,9 +375,10 @@ def write_outputs(state, out_dir):
 
 def restart_from_outputs(n_params, s, out_dir, identity):
     """A state rebuilt from what write_outputs left in out_dir (history.json, mean.npz, best.npz),
-    or None if they are missing, incomplete or stale (another identity, e.g. a retrained world model:
-    `make all` rebuilds the small runs' world models, and their controllers with them). Outputs that
-    would be trained on with other ES settings are not overwritten: SystemExit names what differs.
+    or None if there are none (or only a generation-0 start). Outputs are never overwritten by a
+    run that would not continue them: SystemExit names the file where they are damaged or disagree
+    with each other, and what differs where they were made for another world model, temperature,
+    form of C, ... (identity), or, unless finished, with other ES settings.
 
     For a fresh machine where the pickled checkpoint (in data/, not committed: ~20 MB for Doom's
     1,088 params) is gone but the committed outputs are there. CMA-ES restarts from the saved mean
@@ -362,32 +387,45 @@ def restart_from_outputs(n_params, s, out_dir, identity):
     hundreds of generations and little is lost. The restart generation is recorded in `restarts`.
     """
     import cma
-    try:
-        with open(os.path.join(out_dir, "history.json")) as f:
-            h = json.load(f)
-        with np.load(os.path.join(out_dir, "mean.npz"), allow_pickle=False) as f:
-            mean, mean_gen = np.asarray(f["params"], np.float64), int(f["generation"])
-    except (OSError, ValueError, KeyError):
+    history_path = os.path.join(out_dir, "history.json")
+    if not os.path.exists(history_path):
+        if os.path.exists(os.path.join(out_dir, "best.npz")):
+            raise SystemExit(f"{history_path}: missing beside {out_dir}/best.npz (a controller's record); "
+                             f"restore it, or use {REFUSE}")
         return None
-    gen = int(h.get("generation", 0))
+
+    def damaged(what):
+        return SystemExit(f"{what}; restore it, or use {REFUSE}")
+    try:
+        h = fileio.read_json(history_path)
+        gen = int(h.get("generation", 0))
+    except (fileio.DataError, AttributeError, TypeError, ValueError) as e:
+        raise damaged(f"{history_path}: damaged controller record ({e})") from None
     if gen == 0:
         return None
     settings, other = _differences(h.get("settings", {}), h.get("n_params"), h.get("identity") or {},
                                    n_params, s, identity)
     if other:
-        return None
+        raise SystemExit(f"{out_dir}: holds {gen} generations made for another setup ({', '.join(other)}); "
+                         f"use {REFUSE}")
     # ES settings only steer further training: a finished run counts as finished whatever they are
     if settings and gen < s.generations:
         raise SystemExit(f"{out_dir}: holds {gen} generations made with other settings "
-                         f"({', '.join(settings)}); use --redo to overwrite them, or another controller.dir")
-    if mean_gen != gen or mean.size != n_params or len(h.get("generations", [])) != gen:
-        return None
+                         f"({', '.join(settings)}); use {REFUSE}")
+    try:
+        mean = load_params(os.path.join(out_dir, "mean.npz"), n_params)
+        mean_gen = int(fileio.load_npz(os.path.join(out_dir, "mean.npz"), ["generation"])["generation"])
+    except (OSError, ValueError, fileio.DataError) as e:
+        raise damaged(str(e)) from None
+    if mean_gen != gen or len(h.get("generations", [])) != gen:
+        raise damaged(f"{history_path}: records {gen} generations ({len(h.get('generations', []))} listed), "
+                      f"mean.npz generation {mean_gen}: a damaged record")
     best_eval = None
     if h.get("best_eval"):
         try:
             best_eval = dict(h["best_eval"], params=load_params(os.path.join(out_dir, "best.npz"), n_params))
-        except (OSError, ValueError):
-            return None
+        except (OSError, ValueError) as e:
+            raise damaged(str(e)) from None
     np.random.seed(np.random.SeedSequence([s.seed, gen]).generate_state(1)[0])
     opts = dict(cma_options(s), seed=int(np.random.randint(1, 2**31 - 2)))
     cmaes = cma.CMAEvolutionStrategy(mean, float(h["generations"][-1]["sigma"]), opts)
@@ -426,10 +464,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
         os.remove(ckpt_path)
     if os.path.exists(ckpt_path):
         state = load_checkpoint(ckpt_path)
-        if stale := _check_resumable(state, n_params, s, ckpt_path, identity):
-            log(f"[es] {ckpt_path} is stale ({', '.join(stale)}): starting afresh")
-            os.remove(ckpt_path)
-    if os.path.exists(ckpt_path):
+        _check_resumable(state, n_params, s, ckpt_path, identity)
         state["settings"] = asdict(s)
         state["meta"] = dict(meta or {})
         state["params_meta"] = dict(params_meta or {})

@@ -5,11 +5,14 @@ An atomic write goes to a tmp file in the same folder, is fsync'ed and renamed o
 kill or a failed write leaves the previous file as it was (the tmp file is removed). A full disk or
 a read-only folder is reported in one line naming the path (WriteError).
 """
+import atexit
 import errno
 import hashlib
 import json
 import os
 import shutil
+import socket
+import time
 import zipfile
 import zlib
 
@@ -40,11 +43,13 @@ def tmp_path(path, suffix=""):
     return f"{path}.tmp{os.getpid()}{suffix}"
 
 
-def remove_stale_tmp(folder):
-    """Delete tmp files left in `folder` by an interrupted atomic write (of any process)."""
+def remove_stale_tmp(folder, prefix=""):
+    """Delete tmp files left in `folder` by an interrupted atomic write (of any process); only those
+    of files named `prefix`... where other writers share the folder. Call it while holding the
+    folder's RunLock, so that no live writer's tmp file is taken."""
     if os.path.isdir(folder):
         for name in os.listdir(folder):
-            if ".tmp" in name and os.path.isfile(os.path.join(folder, name)):
+            if name.startswith(prefix) and ".tmp" in name and os.path.isfile(os.path.join(folder, name)):
                 os.remove(os.path.join(folder, name))
 
 
@@ -99,9 +104,11 @@ def check_writable(*folders):
             os.makedirs(folder, exist_ok=True)
             with open(probe, "w") as f:
                 f.write("ok")
-            os.remove(probe)
         except OSError as e:
             raise write_error(folder, e) from None
+        finally:
+            if os.path.exists(probe):  # a full disk fails the write after the file was made
+                os.remove(probe)
 
 
 def write_json(path, data):
@@ -203,3 +210,94 @@ def is_done(marker):
         if not os.path.exists(path) or file_sha1(path) != sha:
             return None
     return m
+
+
+# ----------------------------------------------------------------------------- one writer per folder
+LOCK_NAME = ".lock"
+
+
+def _start_time(pid):
+    """When process `pid` started (clock ticks since boot, from /proc), or None if it is not running."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class RunLock:
+    """One writer per output folder: `with RunLock(folder, what):` creates folder/.lock holding this
+    process's pid, host and start time, or raises DataError naming the writer that holds it. A lock
+    whose process is gone (same host: the pid is not running, or is another process since) is stale
+    and taken over with a note; a lock from another host is never judged, it names that host.
+    Released on exit from the block, and at interpreter exit if the block is never left."""
+
+    def __init__(self, folder, what, log=print):
+        self.path = os.path.join(folder, LOCK_NAME)
+        self.folder, self.what, self.log, self.held = folder, what, log, False
+
+    def _holder(self):
+        try:
+            with open(self.path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}  # half-written or damaged: judged stale below once it is old enough
+
+    def _stale(self, holder):
+        if not holder:
+            try:
+                return time.time() - os.path.getmtime(self.path) > 10
+            except OSError:
+                return True
+        if holder.get("host") != socket.gethostname():
+            return False
+        pid = int(holder.get("pid", -1))
+        return _start_time(pid) is None or _start_time(pid) != holder.get("start")
+
+    def acquire(self):
+        os.makedirs(self.folder, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "start": _start_time(os.getpid()),
+              "what": self.what, "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:
+                    continue  # released meanwhile
+                if not self._stale(holder):
+                    raise DataError(
+                        f"{self.folder}: in use by {holder.get('what', 'another run')} (pid {holder.get('pid')} "
+                        f"on {holder.get('host')} since {holder.get('since')}); wait for it to finish, or delete "
+                        f"{self.path} if that process is gone")
+                self.log(f"note: {self.path}: taking over the lock of a run that is gone (pid {holder.get('pid')})")
+                try:
+                    os.remove(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            except OSError as e:
+                raise write_error(self.path, e) from None
+            try:
+                os.write(fd, json.dumps(me).encode())
+            finally:
+                os.close(fd)
+            self.held = True
+            atexit.register(self.release)
+            return self
+        raise DataError(f"{self.path}: could not take the lock (another run keeps taking it)")
+
+    def release(self):
+        if self.held:
+            self.held = False
+            holder = self._holder()
+            if holder and holder.get("pid") == os.getpid():
+                os.remove(self.path)
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()

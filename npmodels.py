@@ -564,8 +564,8 @@ def saved_inputs(path):
     existed (the only mode then)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: controller params not found")
-    with np.load(path, allow_pickle=False) as f:
-        return str(f["inputs"]) if "inputs" in f.files else "zh"
+    arrays = fileio.load_npz(path, what="controller .npz")  # DataError naming a damaged file
+    return str(arrays["inputs"]) if "inputs" in arrays else "zh"
 
 
 # ----------------------------------------------------------------------------- agent for the real game

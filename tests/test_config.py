@@ -62,8 +62,12 @@ def test_an_overlay_given_as_the_game_is_a_config_error():
     ("rnn.decay_rate=0", r"rnn.decay_rate must be in \(0, 1\]"),
     ("data.repeat_max=0", "data.repeat_max must be > 0"),
     ("data.repeat_min=11", "data.repeat_max .10. must be >= data.repeat_min .11."),
-    ("controller.population=-3", "controller.population must be > 0"),
+    ("controller.population=-3", "controller.population must be >= 2"),
+    ("controller.population=1", "controller.population must be >= 2, got 1"),  # CMA-ES needs two to rank
     ("vae.kind=gan", "vae.kind must be one of convvae, vaegan, got 'gan'"),
+    ("controller.inputs=zz", "controller.inputs must be one of zh, z, z_hidden, got 'zz'"),
+    ("controller.step_size=foo", "controller.step_size must be one of csa, tpa, got 'foo'"),
+    ("controller.mode=both", "controller.mode must be one of dream, real, got 'both'"),
 ])
 def test_out_of_range_values_are_config_errors(override, words):
     with pytest.raises(config.ConfigError, match=words):

@@ -277,11 +277,16 @@ def test_without_the_checkpoint_it_restarts_from_the_written_outputs(tmp_path):
     state = es.train(toy_quadratic, N, settings(generations=1, trials=3), ckpt, out, redo=True, log=msgs.append,
                      progress=False)
     assert state["generation"] == 1 and not any("restarting" in m for m in msgs)
-    # outputs of another world model (identity) are stale: a fresh start, as `make all` needs
+    # outputs made for another world model (identity) are kept too: the error names what differs
     os.remove(ckpt)
+    before = open(os.path.join(out, "history.json")).read()
+    with pytest.raises(SystemExit, match=r"another setup \(world_model_sha1 None->'abc'\); use --redo"):
+        es.train(toy_quadratic, N, settings(generations=2, trials=3), ckpt, out,
+                 identity={"world_model_sha1": "abc"}, progress=False)
+    assert open(os.path.join(out, "history.json")).read() == before and not os.path.exists(ckpt)
     msgs = []
     state = es.train(toy_quadratic, N, settings(generations=2, trials=3), ckpt, out,
-                     identity={"world_model_sha1": "abc"}, log=msgs.append, progress=False)
+                     identity={"world_model_sha1": "abc"}, redo=True, log=msgs.append, progress=False)
     assert state["generation"] == 2 and len(state["history"]) == 2 and not any("restarting" in m for m in msgs)
 
 
@@ -335,23 +340,60 @@ def test_step_size_adaptation_is_the_authors_csa_unless_asked(tmp_path):
     assert open(os.path.join(out, "history.json")).read() == before
 
 
-def test_a_checkpoint_of_another_world_model_is_stale_and_starts_afresh(tmp_path):
-    """Retraining M and running CMA-ES again must not need --redo: a checkpoint whose identity (the
-    world model's sha1) differs is dropped, as stale outputs are; one with other ES settings is not."""
+def test_a_checkpoint_or_outputs_of_another_world_model_are_never_trained_over(tmp_path):
+    """A checkpoint or outputs made for another world model (or temperature, form of C: identity) or
+    with other ES settings stop the run with one line naming what differs; --redo starts afresh."""
     ckpt, out = str(tmp_path / "ckpt.pkl"), str(tmp_path / "out")
     es.train(toy_quadratic, N, settings(generations=3), ckpt, out, identity={"world_model_sha1": "old"},
              progress=False)
+    before = open(os.path.join(out, "history.json")).read()
     with pytest.raises(SystemExit, match="trials 2->3"):
         es.train(toy_quadratic, N, settings(generations=5, trials=3), ckpt, out,
                  identity={"world_model_sha1": "old"}, progress=False)
-    msgs = []
+    for gens in (2, 5):  # finished or not
+        with pytest.raises(SystemExit, match=r"ckpt.pkl: checkpoint was made with other settings "
+                                             r"\(world_model_sha1 'old'->'new'\); use --redo"):
+            es.train(toy_quadratic, N, settings(generations=gens), ckpt, out, identity={"world_model_sha1": "new"},
+                     progress=False)
+    os.remove(ckpt)  # a fresh machine: the outputs alone
+    with pytest.raises(SystemExit, match=r"holds 3 generations made for another setup "
+                                         r"\(world_model_sha1 'old'->'new'\)"):
+        es.train(toy_quadratic, N, settings(generations=2), ckpt, out, identity={"world_model_sha1": "new"},
+                 progress=False)
+    assert open(os.path.join(out, "history.json")).read() == before
     state = es.train(toy_quadratic, N, settings(generations=2), ckpt, out, identity={"world_model_sha1": "new"},
-                     log=msgs.append, progress=False)
-    assert "stale" in msgs[0] and "'old'->'new'" in msgs[0]
+                     redo=True, progress=False)
     assert state["generation"] == 2 and [g["generation"] for g in state["history"]] == [1, 2]
     h = json.load(open(os.path.join(out, "history.json")))
     assert h["identity"] == {"world_model_sha1": "new"} and h["generation"] == 2
     assert es.load_checkpoint(ckpt)["identity"] == {"world_model_sha1": "new"}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not json", "missing", "mean.npz truncated", "generations"])
+def test_a_damaged_record_without_a_checkpoint_is_an_error_not_a_fresh_start(tmp_path, damage):
+    ckpt, out = str(tmp_path / "ckpt.pkl"), str(tmp_path / "out")
+    es.train(toy_quadratic, N, settings(generations=10, eval_every=5), ckpt, out, progress=False)
+    os.remove(ckpt)
+    hist, mean = os.path.join(out, "history.json"), os.path.join(out, "mean.npz")
+    best = open(os.path.join(out, "best.npz"), "rb").read()
+    if damage == "truncated":
+        text = open(hist).read()
+        open(hist, "w").write(text[:len(text) // 2])
+    elif damage == "not json":
+        open(hist, "w").write("[]")
+    elif damage == "missing":
+        os.remove(hist)
+    elif damage == "mean.npz truncated":
+        data = open(mean, "rb").read()
+        open(mean, "wb").write(data[:len(data) // 2])
+    else:
+        h = json.load(open(hist))
+        h["generations"] = h["generations"][:4]
+        json.dump(h, open(hist, "w"))
+    words = {"missing": "history.json: missing beside", "mean.npz truncated": "mean.npz: unreadable or corrupt"}
+    with pytest.raises(SystemExit, match=words.get(damage, "history.json: ") + ".*use --redo"):
+        es.train(toy_quadratic, N, settings(generations=20, eval_every=5), ckpt, out, progress=False)
+    assert open(os.path.join(out, "best.npz"), "rb").read() == best and not os.path.exists(ckpt)
 
 
 def test_common_seeds_give_every_candidate_of_a_generation_the_same_seed(tmp_path):

@@ -79,9 +79,18 @@ def reuse_series(prev, cfg):
     return n
 
 
+def _die_with_parent():
+    """In the child, before exec: the kernel sends it SIGTERM when this process ends, however it
+    ends (a kill -9 too), so that no stage runs on without the command that started it (Linux)."""
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
 def run(cmd, log):
     print(f"[{STAGE}] $ {' '.join(cmd)}", flush=True)
-    proc = subprocess.run(cmd, cwd=ROOT)
+    linux = sys.platform.startswith("linux")
+    proc = subprocess.run(cmd, cwd=ROOT, preexec_fn=_die_with_parent if linux else None)
     if proc.returncode != 0:
         raise SystemExit(f"[{STAGE}] error: {' '.join(cmd[1:3])} failed (exit {proc.returncode}); "
                          f"fix it and run the same command again to resume (log so far: {log})")
