@@ -99,8 +99,12 @@ def main():
     vc = cfg.vae
 
     keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_dtype_policy(vc.precision)
     gan = vc.kind == "vaegan"
     if gan:
+        if keras.backend.backend() != "tensorflow":
+            raise training.TrainingError(f"[{STAGE}] vae.kind=vaegan trains under the TensorFlow backend only "
+                                         f"(KERAS_BACKEND={keras.backend.backend()}); vae.kind=convvae trains on any")
         vae = arch.VAEGAN(vc.z_size, kl_tolerance=vc.kl_tolerance, gamma=vc.gan_gamma,
                           pixel_weight=vc.gan_pixel_weight, seed=cfg.seed)
         optimizer = keras.optimizers.RMSprop(vc.gan_learning_rate)  # arch.VAEGAN: one step for all three parts
@@ -109,7 +113,8 @@ def main():
     else:
         vae = arch.ConvVAE(vc.z_size, kl_tolerance=vc.kl_tolerance, seed=cfg.seed)
         optimizer = keras.optimizers.Adam(vc.learning_rate)
-        print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size})")
+        print(f"[{STAGE}] ConvVAE parameters: {vae.count_params():,} (z={vc.z_size}); Keras backend: "
+              f"{keras.backend.backend()}")
     vae.compile(optimizer=optimizer)
     print(f"[{STAGE}] {len(files)} episodes in {rollouts_dir}")
     guard = training.CollapseGuard(vc.gan_collapse_window, vc.gan_collapse_warmup, vc.gan_collapse_low,

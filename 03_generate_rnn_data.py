@@ -17,8 +17,8 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import arch  # noqa: E402
 import config  # noqa: E402
@@ -83,7 +83,8 @@ def main():
         vae.load_weights(vae_path)
     except Exception as e:
         raise fileio.DataError(f"{vae_path}: cannot load VAE weights for z={cfg.vae.z_size} ({e})") from None
-    encode = tf.function(lambda x: vae.encode(arch.ConvVAE.to_float(x)), reduce_retracing=True)
+    encode = arch.compiled_encoder(vae)
+    print(f"[{STAGE}] Keras backend: {keras.backend.backend()}")
 
     t0, frames = time.time(), 0
     print(f"[{STAGE}] encoding {len(todo)} of {len(files)} episodes ({len(files) - len(todo)} already done)")
@@ -92,8 +93,8 @@ def main():
         mus, logvars = [], []
         for start in range(0, len(ep["obs"]), BATCH):
             mu, logvar = encode(ep["obs"][start:start + BATCH])
-            mus.append(mu.numpy())
-            logvars.append(logvar.numpy())
+            mus.append(keras.ops.convert_to_numpy(mu))
+            logvars.append(keras.ops.convert_to_numpy(logvar))
         mu, logvar = np.concatenate(mus), np.concatenate(logvars)
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(logvar))):
             raise fileio.DataError(f"{path}: the VAE produced NaN/inf codes; is {vae_path} a diverged model?")

@@ -97,6 +97,7 @@ def main():
               f"(config asks {rc.batch_size} x {rc.seq_len})")
 
     keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_dtype_policy(rc.precision)
     rnn = arch.MDNRNN(z_size, action_size, rc.hidden, rc.mixtures, rc.predict_done, rc.restart_factor,
                       rc.predict_reward, rc.reward_weight)
     optimizer = keras.optimizers.Adam(arch.OriginalDecay(rc.learning_rate, rc.decay_rate, rc.min_learning_rate),
@@ -104,7 +105,7 @@ def main():
     rnn.compile(optimizer=optimizer)
     print(f"[{STAGE}] MDN-RNN parameters: {rnn.count_params():,} ({rc.hidden} LSTM units, {rc.mixtures} "
           f"mixtures, done head: {rc.predict_done}, reward head: {rc.predict_reward}); {len(files)} episodes, "
-          f"{n_steps:,} steps")
+          f"{n_steps:,} steps; Keras backend: {keras.backend.backend()}")
 
     state = None if args.redo else training.load_checkpoint(ckpt_dir, rnn, optimizer)
     if state is None:

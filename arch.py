@@ -10,12 +10,16 @@
 C is never trained by gradient: it lives in numpy (npmodels.Controller), as do the action sizes.
 
 Numbers marked "orig" follow the authors' code (WorldModelsExperiments).
+
+Backends: written against keras.ops, so Keras 3 trains ConvVAE and MDNRNN on any backend
+(KERAS_BACKEND: tensorflow, the default and what `make setup` installs, jax or torch). Each
+model defines its loss in compute_loss and Keras' own train step does the rest. VAEGAN trains its
+three parts on three losses with one optimizer step, which needs the gradient tape of TensorFlow.
 """
 import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers, ops
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -52,14 +56,9 @@ class ConvVAE(keras.Model):
         ], name="decoder")
         self.enc_mu.build((None, 1024))
         self.enc_logvar.build((None, 1024))
-        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.r_loss_tracker = keras.metrics.Mean(name="r_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
         self.built = True  # every sub-layer is built above
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.r_loss_tracker, self.kl_loss_tracker]
 
     @staticmethod
     def to_float(frames):
@@ -71,29 +70,26 @@ class ConvVAE(keras.Model):
         return self.enc_mu(h), self.enc_logvar(h)
 
     def sample_z(self, mu, logvar):
-        eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
+        eps = keras.random.normal(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
         return mu + ops.exp(0.5 * logvar) * eps
 
     def call(self, frames, training=False):
+        """uint8 frames -> their reconstruction; in training (y, mu, logvar), what the loss needs."""
         mu, logvar = self.encode(self.to_float(frames))
-        return self.decoder(self.sample_z(mu, logvar))
+        y = self.decoder(self.sample_z(mu, logvar))
+        return (y, mu, logvar) if training else y
 
     def compute_losses(self, x, y, mu, logvar):
         return vae_losses(x, y, mu, logvar, self.kl_tolerance)
 
-    def train_step(self, data):
-        frames, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = self.to_float(frames)
-        with tf.GradientTape() as tape:
-            mu, logvar = self.encode(x)
-            y = self.decoder(self.sample_z(mu, logvar))
-            loss, r_loss, kl_loss = self.compute_losses(x, y, mu, logvar)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        self.loss_tracker.update_state(loss)
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The loss Keras' train step (any backend) differentiates: vae_losses of the frames x
+        (in float32, also under a mixed-precision policy)."""
+        recon, mu, logvar = (ops.cast(t, "float32") for t in y_pred)
+        loss, r_loss, kl_loss = self.compute_losses(self.to_float(x), recon, mu, logvar)
         self.r_loss_tracker.update_state(r_loss)
         self.kl_loss_tracker.update_state(kl_loss)
-        return {m.name: m.result() for m in self.metrics}
+        return loss
 
     def _named_layers(self):
         layers_ = self.encoder_body.layers + [self.enc_mu, self.enc_logvar] + self.decoder.layers
@@ -112,6 +108,21 @@ class ConvVAE(keras.Model):
         for layer in self._named_layers():
             layer.set_weights([np.asarray(weights[layer.name + "_w"], np.float32),
                                np.asarray(weights[layer.name + "_b"], np.float32)])
+
+
+def compiled_encoder(vae):
+    """uint8 frames (B, 64, 64, 3) -> (mu, logvar), compiled for the running backend (tf.function,
+    jax.jit; torch runs it eagerly)."""
+    def encode(frames):
+        return vae.encode(ConvVAE.to_float(frames))
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return tf.function(encode, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+        return jax.jit(encode)
+    return encode
 
 
 def vae_losses(x, y, mu, logvar, kl_tolerance):
@@ -163,7 +174,8 @@ class VAEGAN(ConvVAE):
 
     @property
     def metrics(self):
-        return super().metrics + [self.dis_l_tracker, self.gan_d_tracker, self.gan_g_tracker]
+        return [self._loss_tracker, self.r_loss_tracker, self.kl_loss_tracker, self.dis_l_tracker,
+                self.gan_d_tracker, self.gan_g_tracker]
 
     def vae_count_params(self):
         """Parameters of the encoder and decoder (ConvVAE's count)."""
@@ -175,6 +187,10 @@ class VAEGAN(ConvVAE):
         return enc, self.decoder.trainable_weights, self.discriminator.trainable_weights
 
     def train_step(self, data):
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(f"vae.kind=vaegan trains under the TensorFlow backend only (KERAS_BACKEND="
+                                      f"{keras.backend.backend()}); vae.kind=convvae trains on any backend")
+        import tensorflow as tf
         frames, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = self.to_float(frames)
         with tf.GradientTape(persistent=True) as tape:
@@ -194,6 +210,9 @@ class VAEGAN(ConvVAE):
         for tracker, value in zip(self.metrics, (part_losses[0], r_loss, kl_loss, dis_l, gan_d, gan_g)):
             tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics}
+
+    def compute_loss(self, *args, **kwargs):
+        raise NotImplementedError("VAEGAN trains through its own train_step")
 
 
 def vaegan_losses(x, y, mu, logvar, feats, logits, kl_tolerance):
@@ -295,15 +314,10 @@ class MDNRNN(keras.Model):
         self.head = layers.Dense(self.output_width, name="mdn_head")
         self.rnn.build((None, None, self.input_width))
         self.head.build((None, hidden))
-        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.z_loss_tracker = keras.metrics.Mean(name="z_loss")
         self.done_loss_tracker = keras.metrics.Mean(name="done_loss")
         self.reward_loss_tracker = keras.metrics.Mean(name="reward_loss")
         self.built = True
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.z_loss_tracker, self.done_loss_tracker, self.reward_loss_tracker]
 
     def call(self, inputs, initial_state=None, training=False):
         """inputs (B, T, input_width) -> (raw outputs (B, T, output_width), h, c)."""
@@ -340,18 +354,15 @@ class MDNRNN(keras.Model):
             reward_loss = ops.zeros(())
         return z_loss + done_loss + self.reward_weight * reward_loss, z_loss, done_loss, reward_loss
 
-    def train_step(self, data):
-        inputs, (z_next, done, mask, reward), _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            out, _, _ = self(inputs, training=True)
-            loss, z_loss, done_loss, reward_loss = self.compute_losses(out, z_next, done, mask, reward)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        self.loss_tracker.update_state(loss)
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The loss Keras' train step (any backend) differentiates; y = (z_next, done, mask, reward)."""
+        z_next, done, mask, reward = y
+        out = ops.cast(y_pred[0], "float32")  # the losses in float32, also under a mixed-precision policy
+        loss, z_loss, done_loss, reward_loss = self.compute_losses(out, z_next, done, mask, reward)
         self.z_loss_tracker.update_state(z_loss)
         self.done_loss_tracker.update_state(done_loss)
         self.reward_loss_tracker.update_state(reward_loss)
-        return {m.name: m.result() for m in self.metrics}
+        return loss
 
     def numpy_weights(self):
         cell = self.rnn.cell.cell

@@ -138,9 +138,11 @@ RANGES = {
     "controller.real_eval_episodes": _POS, "controller.chunk": _NONNEG,
 }
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies (stages 02, 04)
 # Keys whose value is one of a few words.
 CHOICES = {"vae.kind": ("convvae", "vaegan"), "controller.mode": ("dream", "real"),
-           "controller.inputs": CONTROLLER_INPUTS, "controller.step_size": STEP_SIZES}
+           "controller.inputs": CONTROLLER_INPUTS, "controller.step_size": STEP_SIZES,
+           "vae.precision": PRECISIONS, "rnn.precision": PRECISIONS}
 
 
 def check_ranges(cfg):
