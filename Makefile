@@ -1,5 +1,6 @@
 # World Models on CPU (README.md).
-#   make all        set up .venv, then stages 01-06 for both games at the small scale (~30 min, 2 cores)
+#   make all        set up .venv, stages 01-06 for both games at the small scale, then the shipped agents
+#                   re-played here and one table beside the paper's (~35 min, 2 cores)
 #   make test       the whole test suite (CI runs this); make test-fast: unit tests only (< 1 min)
 #   make doom       the shipped DoomTakeCover agent (results/doom/) from its recipe: five config overlays
 #   make doom-eval  score the shipped Doom agent over 100 real episodes again
@@ -17,10 +18,17 @@ SCALE   ?= small
 # extra config names or key=value overrides appended to every stage of `make doom` (tests use this)
 EXTRA   ?=
 
-.PHONY: all setup pipeline doom doom-eval carracing carracing-eval carracing-dream carracing-dream-rounds \
+.PHONY: all shipped-check setup pipeline doom doom-eval carracing carracing-eval carracing-dream carracing-dream-rounds \
 	carracing-dream-eval carracing-warm carracing-warm-eval test test-fast bench
 
-all: setup pipeline
+all: setup pipeline shipped-check
+	$(PY) tools/first_run.py
+
+# The shipped agents played again on this machine, beside their records (never over them): Doom's
+# 100 episodes (~3 min) and the first 20 of CarRacing's zh row (~2 min); tools/first_run.py compares.
+shipped-check: setup
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --check
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu controller.real_eval_episodes=20 --eval --check
 
 setup: .venv/.installed
 
