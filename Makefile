@@ -19,7 +19,7 @@ SCALE   ?= small
 EXTRA   ?=
 
 .PHONY: all shipped-check setup pipeline doom doom-eval carracing carracing-eval carracing-dream carracing-dream-rounds \
-	carracing-dream-eval carracing-warm carracing-warm-eval test test-fast bench
+	carracing-dream-eval carracing-warm carracing-warm-eval carracing-best carracing-best-eval test test-fast bench
 
 all: setup pipeline shipped-check
 	$(PY) tools/first_run.py
@@ -146,6 +146,21 @@ carracing-warm: setup
 carracing-warm-eval: setup
 	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu experiments/carracing-dream \
 	  experiments/carracing-warm $(EVAL_ARGS) --eval --check
+
+# CarRacing's best full world model (ours, docs/carracing.md "Toward 906"): the dream side (round 0 at
+# tau 1.00, two rounds of iterative training), then CMA-ES in the real game from the dream-trained C
+# with common random numbers (all candidates of a generation on the same tracks). Every step resumes
+# or is skipped when done; ~3 min a real-game generation on 2 cores.
+CRN := --config carracing cpu experiments/carracing-dream experiments/carracing-warm experiments/carracing-crn
+carracing-best: setup
+	$(MAKE) carracing-dream DREAM_TAUS=1.00
+	$(MAKE) carracing-dream-rounds
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $(CRN) $(EXTRA)
+
+# Score it again: the 100 episodes of its record, then 100 others (seed=1: none shared), ~8 min each.
+carracing-best-eval: setup
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $(CRN) $(EVAL_ARGS) --eval --check
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py $(CRN) seed=1 $(EVAL_ARGS) --eval --check
 
 # Score the shipped dream-trained CarRacing agent (the last round, results/carracing-dream-round2/)
 # again: 100 real episodes and 100 dream rollouts (~6 min), written beside the record as eval_*-check.json.

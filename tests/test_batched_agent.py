@@ -94,7 +94,7 @@ def test_a_candidates_actions_do_not_depend_on_its_task(monkeypatch):
             by_agent.setdefault(key, []).append(actions)
         return rewards, [np.concatenate(v) for v in by_agent.values()]
 
-    monkeypatch.setattr(stage, "world_model", lambda path: wm)  # no file: this world model
+    monkeypatch.setattr(stage, "world_model", lambda path, sha1=None: wm)  # no file: this world model
     monkeypatch.setattr(npmodels.Agents, "act", act)  # records, then plays, the agent's actions
     together, acts_together = play(params, seeds)
     assert len(acts_together) == 3
