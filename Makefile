@@ -193,3 +193,4 @@ test-fast: setup
 bench: setup
 	$(PY) bench/dream_throughput.py
 	$(PY) bench/real_env_rate.py
+	$(PY) bench/train_throughput.py

@@ -19,8 +19,6 @@ import sys
 import yaml
 
 import fileio
-from es import STEP_SIZES
-from npmodels import CONTROLLER_INPUTS
 
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
@@ -139,6 +137,8 @@ RANGES = {
 }
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies (stages 02, 04)
+CONTROLLER_INPUTS = ("zh", "z", "z_hidden")  # C's forms (npmodels.Controller): orig carracing/model.py MODE_ZH, MODE_Z, MODE_Z_HIDDEN
+STEP_SIZES = ("csa", "tpa")  # CMA-ES step-size adaptation (es.cma_options)
 # Keys whose value is one of a few words.
 CHOICES = {"vae.kind": ("convvae", "vaegan"), "controller.mode": ("dream", "real"),
            "controller.inputs": CONTROLLER_INPUTS, "controller.step_size": STEP_SIZES,

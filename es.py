@@ -55,6 +55,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import fileio
+from config import STEP_SIZES  # the config schema's words for CMA-ES's step-size adaptation
 
 CKPT_VERSION = 1
 # Settings a checkpoint must share with the command that resumes it (generations, eval_every
@@ -62,7 +63,6 @@ CKPT_VERSION = 1
 IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed", "step_size", "common_seeds")
 # What an IDENTITY key meant in runs recorded before it existed.
 IDENTITY_DEFAULTS = {"common_seeds": False}
-STEP_SIZES = ("csa", "tpa")
 
 
 @dataclass

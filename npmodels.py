@@ -40,6 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import fileio
+from config import CONTROLLER_INPUTS  # the config schema's words for C's forms
 
 FORMAT_VERSION = 1
 # Action bounds (low, high) per game: CarRacing steer, gas, brake (gymnasium CarRacing; orig carracing
@@ -454,7 +455,6 @@ class WorldModel:
 
 
 # ----------------------------------------------------------------------------- C
-CONTROLLER_INPUTS = ("zh", "z", "z_hidden")  # orig carracing/model.py modes MODE_ZH, MODE_Z, MODE_Z_HIDDEN
 Z_HIDDEN_UNITS = 40  # orig carracing/model.py, MODE_Z_HIDDEN: hidden_size = 40
 
 
