@@ -63,7 +63,7 @@ def save_reconstructions(vae, files, path, n=8):
         frames.append(obs[(len(frames) * 7) % len(obs)])
     x = np.stack(frames)
     mu, _ = vae.encode(arch.ConvVAE.to_float(x))
-    y = (np.asarray(vae.decoder(mu)) * 255).round().astype(np.uint8)
+    y = (keras.ops.convert_to_numpy(vae.decoder(mu)) * 255).round().astype(np.uint8)
     grid = np.concatenate([np.concatenate(list(x), axis=1), np.concatenate(list(y), axis=1)], axis=0)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
