@@ -140,7 +140,7 @@ carracing-warm: setup
 	  experiments/carracing-warm $(EXTRA)
 	$(PY) tools/compare_curves.py "zeros=results/carracing/zh/history.json" \
 	  "dream C=results/carracing-dream-round2/warm/history.json" --thresholds 700 800 900 \
-	  --png docs/figures/carracing-warm-start.png
+	  --png docs/figures/carracing-warm-start.png --title "CMA-ES in the real game: where its mean starts"
 
 # Score the warm-started controller again (results/carracing-dream-round2/warm/best.npz; ~8 min).
 carracing-warm-eval: setup

@@ -63,7 +63,7 @@ def table(runs, thresholds):
     return "\n".join(out)
 
 
-def plot(runs, path):
+def plot(runs, path, title="CMA-ES in the real game"):
     """Each (label, history) run's curve (figures.draw_curve) on one figure."""
     import matplotlib
     matplotlib.use("Agg")
@@ -72,7 +72,7 @@ def plot(runs, path):
     for i, (label, history) in enumerate(runs):
         figures.draw_curve(ax, history, f"C{i}", label)
     figures.save_figure(fig, ax, path, "generation", "reward (mean over episodes)",
-                        "CMA-ES in the real game: where its mean starts", 7)
+                        title, 7)
 
 
 def main():
@@ -80,6 +80,7 @@ def main():
     p.add_argument("runs", nargs="+", metavar="LABEL=HISTORY", help="a label and a 05 history.json")
     p.add_argument("--thresholds", nargs="+", type=float, default=[800, 900])
     p.add_argument("--png", help="also draw the curves here")
+    p.add_argument("--title", default="CMA-ES in the real game", help="the figure's title")
     args = p.parse_args()
     runs = []
     for spec in args.runs:
@@ -92,7 +93,7 @@ def main():
         runs.append((label, h))
     print(table(runs, args.thresholds))
     if args.png:
-        plot(runs, args.png)
+        plot(runs, args.png, args.title)
         print(f"wrote {args.png}")
 
 
