@@ -102,9 +102,8 @@ def main():
     keras.mixed_precision.set_dtype_policy(vc.precision)
     gan = vc.kind == "vaegan"
     if gan:
-        if keras.backend.backend() != "tensorflow":
-            raise training.TrainingError(f"[{STAGE}] vae.kind=vaegan trains under the TensorFlow backend only "
-                                         f"(KERAS_BACKEND={keras.backend.backend()}); vae.kind=convvae trains on any")
+        if error := arch.VAEGAN.backend_error():
+            raise training.TrainingError(f"[{STAGE}] {error}")
         vae = arch.VAEGAN(vc.z_size, kl_tolerance=vc.kl_tolerance, gamma=vc.gan_gamma,
                           pixel_weight=vc.gan_pixel_weight, seed=cfg.seed)
         optimizer = keras.optimizers.RMSprop(vc.gan_learning_rate)  # arch.VAEGAN: one step for all three parts

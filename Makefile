@@ -22,13 +22,15 @@ EXTRA   ?=
 	carracing-dream-eval carracing-warm carracing-warm-eval carracing-best carracing-best-eval test test-fast bench
 
 all: setup pipeline shipped-check
-	$(PY) tools/first_run.py
+	$(PY) tools/first_run.py --car-episodes $(CAR_CHECK)
 
 # The shipped agents played again on this machine, beside their records (never over them): Doom's
-# 100 episodes (~3 min) and the first 20 of CarRacing's zh row (~2 min); tools/first_run.py compares.
+# 100 episodes (~2 min) and the first CAR_CHECK of CarRacing's zh row (~3.5 min for 20 beside another
+# run); tools/first_run.py compares.
+CAR_CHECK ?= 20
 shipped-check: setup
 	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config doom cpu --eval --check
-	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu controller.real_eval_episodes=20 --eval --check
+	$(MPIEXEC) -n $(NP) $(PY) 05_train_controller.py --config carracing cpu controller.real_eval_episodes=$(CAR_CHECK) --eval --check
 
 setup: .venv/.installed
 

@@ -186,10 +186,17 @@ class VAEGAN(ConvVAE):
         enc = self.encoder_body.trainable_weights + self.enc_mu.trainable_weights + self.enc_logvar.trainable_weights
         return enc, self.decoder.trainable_weights, self.discriminator.trainable_weights
 
-    def train_step(self, data):
+    @staticmethod
+    def backend_error():
+        """Why this backend cannot train a VAEGAN (its three losses need TensorFlow's gradient tape), or None."""
         if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(f"vae.kind=vaegan trains under the TensorFlow backend only (KERAS_BACKEND="
-                                      f"{keras.backend.backend()}); vae.kind=convvae trains on any backend")
+            return (f"vae.kind=vaegan trains under the TensorFlow backend only (KERAS_BACKEND="
+                    f"{keras.backend.backend()}); vae.kind=convvae trains on any backend")
+        return None
+
+    def train_step(self, data):
+        if error := self.backend_error():
+            raise NotImplementedError(error)
         import tensorflow as tf
         frames, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = self.to_float(frames)

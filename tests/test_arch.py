@@ -1,4 +1,4 @@
-"""V, M, C: parameter counts (paper table, seed 004), losses against independent numpy/scipy."""
+"""V, M, C: parameter counts (the paper's table), losses against independent numpy/scipy."""
 import keras
 import numpy as np
 import pytest

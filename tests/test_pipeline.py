@@ -88,7 +88,7 @@ def test_world_model_stages(pipeline):
     assert len(eps) == 4
     ep = rollouts.load(eps[0], rollouts.ROLLOUT)
     assert ep["obs"].shape[1:] == (64, 64, 3) and ep["obs"].std() > 0  # real frames, not blank
-    # parameter counts of the paper's table (seed 004), printed by the stages
+    # parameter counts of the paper's table (appendix A), printed by the stages
     assert ("4,446,915" if game == "doom" else "4,348,547") in logs["02_train_vae.py"]
     assert ("1,678,785" if game == "doom" else "422,368") in logs["04_train_rnn.py"]
     series = rollouts.load(f"{data}/series/{os.path.basename(eps[0])}", rollouts.SERIES)
