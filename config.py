@@ -279,11 +279,13 @@ def progress(*args, **kwargs):
     out = kwargs.pop("file", sys.stdout)
     tty = out.isatty()
     kwargs.setdefault("mininterval", 0.1 if tty else 10.0)
-    if not tty:
-        kwargs.update(file=_Lines(out), ascii=True, dynamic_ncols=False, ncols=100)
-    else:
-        kwargs["file"] = out
-    return tqdm(*args, **kwargs)
+    if tty:
+        return tqdm(*args, file=out, **kwargs)
+    kwargs.update(file=_Lines(out), ascii=True, dynamic_ncols=False, ncols=100)
+    bar = tqdm(*args, **kwargs)
+    set_postfix = bar.set_postfix  # its default redraws at once: a line per call in a log
+    bar.set_postfix = lambda *a, **k: set_postfix(*a, **dict(k, refresh=False))
+    return bar
 
 
 def parser(description):

@@ -104,3 +104,16 @@ def test_carracing_dream_overlay():
     assert cfg.data.rollouts_dir == os.path.join("data", "carracing", "rollouts")
     assert cfg.vae.init_from == os.path.join("results", "carracing", "world_model.npz")
     assert not config.load(["carracing", "cpu"]).rnn.predict_reward  # the recipe's M is the paper's
+
+
+def test_progress_in_a_log_writes_a_line_every_few_seconds_not_per_update(tmp_path):
+    """A bar written to a file (a log, CI) with a postfix set every step: a few lines, not one per step."""
+    import config
+    with open(tmp_path / "log", "w") as f:
+        bar = config.progress(range(200), file=f, desc="x")
+        for i in bar:
+            bar.set_postfix(loss=f"{i:.1f}")
+        bar.close()
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert 1 <= len(lines) <= 4 and all("\r" not in line for line in lines), lines
+    assert "200/200" in lines[-1]
