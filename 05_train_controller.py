@@ -171,11 +171,14 @@ class Rollouts:
     training=True (CMA-ES's fitness, not --eval) lets env.no_progress_steps end real episodes early.
     blocks=True (--eval): a row of seed s is a block of `trials` consecutive episodes, seeds s + t,
     each with the noise default_rng([s + t, 0]) that a one-trial row of seed s + t would use.
+    group (dream): candidates that share each matmul (dream.dream_rollouts; es.evaluate keeps them
+    in one task); --eval's dream score keeps 1, a matmul per rollout.
     """
 
-    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False, training=False, blocks=False):
+    def __init__(self, cfg, mode, policy="controller", max_steps=None, ensemble=False, training=False, blocks=False,
+                 group=1):
         self.cfg, self.mode, self.policy, self.ensemble = cfg.to_dict(), mode, policy, ensemble
-        self.training, self.blocks = training, blocks
+        self.training, self.blocks, self.group = training, blocks, group
         self.max_steps = max_steps or cfg.controller.max_steps
         # the world model this run plays with: every process checks that it still is (world_model)
         wm = paths(cfg)["wm"]
@@ -192,9 +195,10 @@ class Rollouts:
                 wms = [wm] + [world_model(path) for path in cfg.controller.ensemble]
                 return dream.ensemble_rollouts(wms, mu, logvar, params, trials, cfg.controller.temperature,
                                                self.max_steps, seed=[int(s) for s in seeds],
-                                               inputs=cfg.controller.inputs)
+                                               inputs=cfg.controller.inputs, group=self.group)
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
-                                        self.max_steps, seed=[int(s) for s in seeds], inputs=cfg.controller.inputs)
+                                        self.max_steps, seed=[int(s) for s in seeds], inputs=cfg.controller.inputs,
+                                        group=self.group)
         import npmodels
         envs_ = games(cfg, self.training, trials)
         wm = world_model(p["wm"], self.wm_sha1) if self.policy == "controller" else None
@@ -308,7 +312,7 @@ def train(cfg, args, executor):
         identity["ensemble_sha1"] = ensemble
         print(f"[{STAGE}] each candidate's {c.trials} trials split over {len(ensemble) + 1} dreams: "
               f"{p['wm']}, {', '.join(c.ensemble)}", flush=True)
-    state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True), n_params, settings, p["ckpt"], p["out"],
+    state = es.train(Rollouts(cfg, c.mode, ensemble=True, training=True, group=settings.group), n_params, settings, p["ckpt"], p["out"],
                      executor, redo=args.redo, meta=meta, identity=identity, params_meta={"inputs": c.inputs}, x0=x0)
     config.save(cfg, p["out"], STAGE)  # this controller's config, beside its outputs (once they are written)
     best = state["best_eval"]

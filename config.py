@@ -133,7 +133,7 @@ RANGES = {
     "controller.temperature": _POS, "controller.population": (2, True, None), "controller.trials": _POS,
     "controller.sigma0": _POS, "controller.weight_decay": _NONNEG, "controller.generations": _NONNEG,
     "controller.eval_every": _POS, "controller.eval_episodes": _POS, "controller.max_steps": _POS,
-    "controller.real_eval_episodes": _POS, "controller.chunk": _NONNEG,
+    "controller.real_eval_episodes": _POS, "controller.chunk": _NONNEG, "controller.group": _POS,
 }
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies (stages 02, 04)

@@ -27,21 +27,24 @@ numbers in exactly this order, so with trials=1 and seed=[s] it reproduces Dream
 stepped with the same controller.
 
 Determinism (the guarantee, stated here only): for the same world model, initial z, temperature,
-max_steps, trials and controller inputs, a candidate's rewards from dream_rollouts are a function
-of (its seed, its params) alone, bit for bit: the same for any number of MPI workers, any
-controller.chunk and whatever other candidates share the batch, on one machine (one numpy and
-BLAS build, the same CPU and BLAS thread count). A different CPU or BLAS build may give a
-different, equally valid draw: the dream is chaotic, so another summation order in a matmul
-grows into other episodes.
-Why this holds on any CPU, whatever kernels its BLAS picks: the arithmetic a candidate's rollouts
-go through is fixed by the candidate alone. Every matmul that touches them (C, the LSTM, the MDN
-head, whose output holds M's predicted reward too) is a separate BLAS call over that candidate's
-running rows only, in trial order (npmodels.block_matmul): its shapes and inputs depend on its own
-(seed, params), never on the batch, so BLAS receives the identical call (only where the rows sit
-in memory differs, which OpenBLAS's results do not depend on: tests/test_npmodels.py checks both
-assumptions). Rows that end leave only their own candidate's block. The other operations are
-elementwise numpy (each element computed alone; a rollout's rewards are summed step by step) or
-reductions over the mixture axis of one row.
+max_steps, trials, controller inputs and `group`, a candidate's rewards from dream_rollouts are a
+function of its group's (seeds, params) alone, bit for bit (group 1: its own seed and params): the
+same for any number of MPI workers, any controller.chunk and whatever other groups share the
+batch, on one machine (one numpy and BLAS build, the same CPU and BLAS thread count). A group is
+`group` consecutive candidates of a generation (0..group-1, ...); es.evaluate cuts tasks at its
+multiples, so a group is never split. A different CPU or BLAS build may give a different, equally
+valid draw: the dream is chaotic, so another summation order in a matmul grows into other episodes.
+Why this holds on any CPU, whatever kernels its BLAS picks: the arithmetic a group's rollouts go
+through is fixed by the group alone. Every matmul that touches them (the LSTM, the MDN head, whose
+output holds M's predicted reward too) is a separate BLAS call over that group's running rows
+only, in candidate and trial order (npmodels.block_matmul), and C is a call per candidate: their
+shapes and inputs depend on the group's own (seeds, params), never on the batch, so BLAS receives
+the identical call (only where the rows sit in memory differs, which OpenBLAS's results do not
+depend on: tests/test_npmodels.py checks both assumptions). Rows that end leave only their own
+group's block. The other operations are elementwise numpy (each element computed alone; a
+rollout's rewards are summed step by step) or reductions over the mixture axis of one row.
+Speed: a matmul per candidate (group 1) runs the LSTM on 16-row blocks; groups of 8 candidates
+give BLAS 128-row blocks (bench/dream_throughput.py measures each against one matmul per step).
 No TensorFlow here.
 """
 import os
@@ -192,8 +195,17 @@ def _generators(seed, count):
     return [np.random.default_rng(int(s) if isinstance(s, (int, np.integer)) else s) for s in seeds]
 
 
+def group_blocks(live, counts, group):
+    """Row counts of the matmul blocks: the running rows of candidates live[i] (counts[i] each,
+    consecutive) merged per group of `group` candidates (candidate p belongs to group p // group)."""
+    if group <= 1:
+        return counts
+    g = np.asarray(live) // group
+    return np.add.reduceat(counts, np.flatnonzero(np.r_[True, g[1:] != g[:-1]]))
+
+
 def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=None, seed=0,
-                   inputs="zh"):
+                   inputs="zh", group=1):
     """Total dream rewards (P, trials) float64 for P controllers (params (P, n) or (n,)), all batched.
 
     All P * trials rollouts advance together; the elementwise work is done for the whole batch,
@@ -206,7 +218,13 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
     what its steps pay (reward_source: M's predicted rewards, or Doom's steps survived), summed in
     float64 step by step, as DreamEnv's rewards summed in order; it ends where M predicts done (with
     a done head) or after max_steps (None: MAX_STEPS of the game).
+    group: candidates whose running rows share each matmul (candidates 0..group-1, then the next
+    group, ...; 1: a matmul per candidate). Larger groups run faster; a candidate's rewards then
+    depend on its group's (seeds, params), so callers keep the groups whatever the batch
+    (es.evaluate cuts tasks at multiples of `group`).
     """
+    if int(group) < 1:
+        raise ValueError(f"group must be >= 1, got {group}")
     wm = _as_world_model(wm)
     source = reward_source(wm)
     if source is None:
@@ -242,9 +260,10 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
             action[start:stop] = controller.act(layers[p], features[start:stop])
             u[start:stop], eps[start:stop] = npmodels.mdn_noise(rngs[p], count, Z)
             start = stop
-        h, c = wm.step(z, action[:n], restart, h, c, blocks=counts)
+        blocks = group_blocks(live, counts, int(group))
+        h, c = wm.step(z, action[:n], restart, h, c, blocks=blocks)
         restart = 0.0
-        z, done, reward = wm.sample_next_with(h, temperature, u, eps, blocks=counts, with_reward=True)
+        z, done, reward = wm.sample_next_with(h, temperature, u, eps, blocks=blocks, with_reward=True)
         total[row] += 1.0 if reward is None else reward
         if t + 1 == max_steps:
             break
@@ -259,7 +278,7 @@ def dream_rollouts(wm, initial_mu, initial_logvar, params, trials, temperature=1
 
 
 def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperature=1.15, max_steps=None, *, seed,
-                      inputs="zh"):
+                      inputs="zh", group=1):
     """dream_rollouts with each candidate's trials split over several dreams (ours, not the paper's).
 
     wms: world models that share V (so z means the same in each); the trials are cut into
@@ -275,6 +294,6 @@ def ensemble_rollouts(wms, initial_mu, initial_logvar, params, trials, temperatu
     per = trials // len(wms)
     blocks = [dream_rollouts(wm, initial_mu, initial_logvar, params, per, temperature, max_steps,
                              seed=seeds if k == 0 else [np.random.SeedSequence([s, k]) for s in seeds],
-                             inputs=inputs)
+                             inputs=inputs, group=group)
               for k, wm in enumerate(wms)]
     return np.concatenate(blocks, axis=1)

@@ -12,10 +12,11 @@
 
 Under `mpiexec -n N` rank 0 runs `main` (CMA-ES, checkpoints, outputs) and ranks 1..N-1 are
 mpi4py.futures workers; with one process everything runs in-process. A task is a chunk of
-`chunk` candidates (0: an even split, one task per worker) with their seeds; a candidate's seed
-depends only on (seed, generation, index) and results are gathered in candidate order, so a
-seed gives the same history for any N, provided the evaluation of a candidate does not depend
-on which others share its task (dream.py states what its rollouts guarantee). A worker that
+`chunk` candidates (0: an even split, one task per worker; either rounded up to a multiple of the
+dream's `group`) with their seeds; a candidate's seed depends only on (seed, generation, index)
+and results are gathered in candidate order, so a seed gives the same history for any N, provided
+the evaluation of a candidate does not depend on which others share its task beyond its group
+(dream.py states what its rollouts guarantee). A worker that
 raises or dies ends the whole run, non-zero; so does a task that runs on its worker for longer
 than `task_timeout` seconds (a hung worker; 0 = no deadline, which is also the case in one
 process): the message names the task's candidate seeds and the worker's rank, host and pid, and
@@ -60,9 +61,9 @@ from config import STEP_SIZES  # the config schema's words for CMA-ES's step-siz
 CKPT_VERSION = 1
 # Settings a checkpoint must share with the command that resumes it (generations, eval_every
 # and eval_episodes may change, e.g. to extend a run; chunk only batches the same work).
-IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed", "step_size", "common_seeds")
+IDENTITY = ("population", "trials", "sigma0", "weight_decay", "seed", "step_size", "common_seeds", "group")
 # What an IDENTITY key meant in runs recorded before it existed.
-IDENTITY_DEFAULTS = {"common_seeds": False}
+IDENTITY_DEFAULTS = {"common_seeds": False, "group": 1}
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Settings:
     step_size: str = "csa"     # orig README: cma 2.2, whose step-size adaptation is CSA; or "tpa"
     task_timeout: float = 0.0  # seconds an MPI task may run on its worker before the run is ended; 0 = none
     common_seeds: bool = False  # all candidates of a generation play the same seeds (common random numbers)
+    group: int = 1             # dream: candidates that share each matmul (dream.dream_rollouts); real game: 1
 
     def __post_init__(self):
         if self.step_size not in STEP_SIZES:
@@ -89,7 +91,7 @@ class Settings:
         return cls(population=c.population, trials=c.trials, sigma0=c.sigma0, weight_decay=c.weight_decay,
                    generations=c.generations, eval_every=c.eval_every, eval_episodes=c.eval_episodes,
                    seed=seed, chunk=c.chunk, step_size=c.step_size, task_timeout=c.task_timeout,
-                   common_seeds=c.common_seeds)
+                   common_seeds=c.common_seeds, group=c.group if c.mode == "dream" else 1)
 
 
 def cma_options(s):
@@ -222,21 +224,24 @@ def _results_by_deadline(futures, ids, tasks, timeout):
     return [f.result() for f in futures]
 
 
-def task_size(chunk, count, executor=None):
-    """Candidates per task: `chunk`, or for chunk <= 0 an even split, one task per worker."""
-    if chunk > 0:
-        return chunk
-    workers = 1 if executor is None else max(1, getattr(executor, "num_workers", mpi_size() - 1))
-    return max(1, -(-count // workers))
+def task_size(chunk, count, executor=None, group=1):
+    """Candidates per task: `chunk`, or for chunk <= 0 an even split, one task per worker; rounded
+    up to a multiple of `group` (so that no task splits a group of candidates that are computed
+    together: dream.dream_rollouts)."""
+    if chunk <= 0:
+        workers = 1 if executor is None else max(1, getattr(executor, "num_workers", mpi_size() - 1))
+        chunk = max(1, -(-count // workers))
+    return -(-chunk // group) * group
 
 
 def evaluate(fn, params, seeds, trials, executor=None, chunk=0, timeout=0.0, counted=False):
-    """Rewards (len(params), trials) in candidate order; tasks of task_size(chunk) candidates.
+    """Rewards (len(params), trials) in candidate order; tasks of task_size(chunk) candidates, cut
+    at multiples of fn's `group` attribute where it has one (candidates computed together).
     timeout > 0 (MPI only): a task that runs longer on its worker ends the run (EvaluationError).
     counted=True: (rewards, the env steps all the rollouts took, or None where fn does not count them)."""
     params = np.asarray(params)
     seeds = np.asarray(seeds, dtype=np.int64)
-    chunk = task_size(chunk, len(params), executor)
+    chunk = task_size(chunk, len(params), executor, max(1, int(getattr(fn, "group", 1))))
     starts = range(0, len(params), chunk)
     tasks = [(params[i:i + chunk], seeds[i:i + chunk]) for i in starts]
     if executor is None:

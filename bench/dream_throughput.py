@@ -1,12 +1,15 @@
-"""Dream throughput: batched dream_rollouts vs stepping single dreams one at a time (Doom-sized M).
+"""Dream throughput: batched dream_rollouts per `group`, against one plain matmul per step and against
+stepping single dreams one at a time (Doom-sized M).
 
     python bench/dream_throughput.py              # BLAS threads as numpy found them
     python bench/dream_throughput.py --threads 1  # as one MPI worker per core would run
 
 Random world model at Doom size (z 64, LSTM 512, 5 mixtures, done head); its done bias is set
 so that no rollout ends, so every step runs the full batch. Prints rollout-steps/s for
-  batched  dream.dream_rollouts, 64 candidates x 16 trials = batch 1024, `--steps` steps
-           (a matmul per candidate: what makes results independent of the batch, see dream.py)
+  batched  dream.dream_rollouts, 64 candidates x 16 trials = batch 1024, `--steps` steps, with
+           group 1 (a matmul per candidate), the config's default group (8) and group 64 (one plain
+           matmul for the whole batch, which makes results depend on the batch: the reference speed),
+           each as a ratio to the plain one, all measured in this run
   single   dream.DreamEnv stepped one rollout at a time with the same controller
 and the machine's float32 matmul throughput (1024x1024 @ 1024x1024) for reference.
 """
@@ -62,6 +65,7 @@ def main():
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--steps", type=int, default=60, help="dream steps of the batched run")
     p.add_argument("--single-steps", type=int, default=1500, help="steps of each single-rollout run")
+    p.add_argument("--group", type=int, default=8, help="the group measured beside 1 and all candidates")
     p.add_argument("--threads", type=int, default=None, help="OpenBLAS threads (default: as configured)")
     args = p.parse_args()
 
@@ -81,20 +85,27 @@ def main():
     n = npmodels.Controller("doom", Z, H).size
     params = (rng.standard_normal((args.candidates, n)) * 0.1).astype(np.float32)
     batch = args.candidates * args.trials
-    dream.dream_rollouts(wm, *initial, params[:2], 2, max_steps=3, seed=0)  # warm up
-    t = time.perf_counter()
-    out = dream.dream_rollouts(wm, *initial, params, args.trials, temperature=1.15, max_steps=args.steps, seed=0)
-    dt = time.perf_counter() - t
-    assert out.shape == (args.candidates, args.trials) and np.all(out == args.steps)
-    batched = batch * args.steps / dt
     flop_step = 2 * batch * (wm._lstm_w.size + wm._head_w.size)
-    print(f"batched  {args.candidates} x {args.trials} = batch {batch}, {args.steps} steps: {dt:.2f} s, "
-          f"{batched:,.0f} rollout-steps/s ({dt / args.steps * 1e3:.1f} ms/step; LSTM+MDN matmuls "
-          f"{flop_step * args.steps / dt / 1e9:.1f} GFLOP/s)")
+    dream.dream_rollouts(wm, *initial, params[:2], 2, max_steps=3, seed=0)  # warm up
+    rates = {}
+    for group in sorted({1, args.group, args.candidates}):
+        t = time.perf_counter()
+        out = dream.dream_rollouts(wm, *initial, params, args.trials, temperature=1.15, max_steps=args.steps, seed=0,
+                                   group=group)
+        dt = time.perf_counter() - t
+        assert out.shape == (args.candidates, args.trials) and np.all(out == args.steps)
+        rates[group] = batch * args.steps / dt
+        print(f"batched  {args.candidates} x {args.trials} = batch {batch}, group {group:>3}: {dt:.2f} s, "
+              f"{rates[group]:,.0f} rollout-steps/s ({dt / args.steps * 1e3:.1f} ms/step; LSTM+MDN matmuls "
+              f"{flop_step * args.steps / dt / 1e9:.1f} GFLOP/s)")
+    plain = rates[args.candidates]
+    for group, rate in rates.items():
+        print(f"ratio    group {group:>3} / one plain matmul per step: {rate / plain:.2f}")
+    batched = rates[args.group]
 
     single = single_steps_per_s(wm, initial, params[0], args.single_steps)
     print(f"single   DreamEnv one rollout at a time: {single:,.0f} steps/s")
-    print(f"ratio    batched / single: {batched / single:.1f}x")
+    print(f"ratio    batched (group {args.group}) / single: {batched / single:.1f}x")
 
 
 if __name__ == "__main__":

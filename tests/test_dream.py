@@ -258,6 +258,29 @@ def test_chunking_invariance_and_determinism(doom, inputs):
     assert len(np.unique(seeds)) == P and not np.array_equal(seeds, dream.candidate_seeds(0, 4, P))
 
 
+@pytest.mark.parametrize("group", [2, 4])
+def test_groups_of_candidates_share_matmuls_and_stay_invariant_to_the_split(group):
+    """group > 1: a group of consecutive candidates shares each matmul; its members' rewards depend on
+    the group alone, bit for bit, for any split at multiples of the group (what es.evaluate cuts)."""
+    wm = chaotic_world_model()
+    mu, logvar = initial_z()
+    P, trials = 8, 6
+    params = controllers("doom", P, seed=9)
+    seeds = dream.candidate_seeds(0, 3, P)
+    full = dream.dream_rollouts(wm, mu, logvar, params, trials, 1.15, 300, seed=seeds, group=group)
+    assert len(np.unique(full)) > 10
+    for cuts in ([0, group, P], list(range(0, P + 1, group))):
+        parts = np.concatenate([dream.dream_rollouts(wm, mu, logvar, params[a:b], trials, 1.15, 300, seed=seeds[a:b],
+                                                     group=group) for a, b in zip(cuts[:-1], cuts[1:])])
+        np.testing.assert_array_equal(parts, full)
+    # the groups' matmul blocks: running rows merged per group, in candidate order
+    np.testing.assert_array_equal(dream.group_blocks(np.array([0, 1, 3, 4, 7]), np.array([2, 1, 3, 1, 2]), 4),
+                                  [6, 3])
+    np.testing.assert_array_equal(dream.group_blocks(np.array([0, 2]), np.array([2, 1]), 1), [2, 1])
+    with pytest.raises(ValueError, match="group"):
+        dream.dream_rollouts(wm, mu, logvar, params, 1, max_steps=3, seed=0, group=0)
+
+
 def test_one_matmul_for_the_batch_would_depend_on_the_split(monkeypatch):
     """What the test above guards against: with one matmul for the whole batch instead of one per
     candidate, a BLAS that computes a row differently at another batch size gives candidates

@@ -441,3 +441,41 @@ def test_a_run_recorded_before_common_seeds_existed_resumes_as_without_them(tmp_
     with pytest.raises(SystemExit, match="common_seeds False->True"):
         es.train(toy_quadratic, N, settings(generations=4, eval_every=1, common_seeds=True),
                  str(tmp_path / "c2.pkl"), str(tmp_path / "out"), progress=False)
+
+
+def test_tasks_never_split_a_group_of_candidates_computed_together():
+    """es.evaluate cuts tasks at multiples of fn.group, whatever chunk and workers ask."""
+    assert es.task_size(3, 10, group=4) == 4 and es.task_size(0, 16, group=8) == 16
+    assert es.task_size(5, 10) == 5 and es.task_size(9, 10, group=4) == 12
+
+    class Grouped:
+        group = 4
+        seen = []
+
+        def __call__(self, params, seeds, trials):
+            self.seen.append(len(params))
+            return np.repeat(params[:, :1], trials, axis=1)
+    fn = Grouped()
+    out = es.evaluate(fn, np.arange(10.0)[:, None], np.arange(10), 2, chunk=3)
+    np.testing.assert_array_equal(out[:, 0], np.arange(10.0))
+    assert fn.seen == [4, 4, 2]
+
+
+def test_a_dream_run_recorded_before_groups_existed_resumes_with_a_matmul_per_candidate(tmp_path):
+    """group is part of a run's identity: a run recorded before it existed meant group 1; the real game has none."""
+    from types import SimpleNamespace
+    c = SimpleNamespace(population=8, trials=2, sigma0=0.1, weight_decay=0.0, generations=3, eval_every=1,
+                        eval_episodes=4, chunk=0, step_size="csa", task_timeout=0.0, common_seeds=False, group=8)
+    assert es.Settings.from_config(SimpleNamespace(**vars(c), mode="dream"), 0).group == 8
+    assert es.Settings.from_config(SimpleNamespace(**vars(c), mode="real"), 0).group == 1
+    es.train(toy_quadratic, N, settings(generations=2), str(tmp_path / "c.pkl"), str(tmp_path / "out"), progress=False)
+    h = json.load(open(tmp_path / "out" / "history.json"))
+    del h["settings"]["group"]  # as written before the key existed
+    json.dump(h, open(tmp_path / "out" / "history.json", "w"))
+    os.remove(tmp_path / "c.pkl")
+    state = es.train(toy_quadratic, N, settings(generations=3), str(tmp_path / "c.pkl"), str(tmp_path / "out"),
+                     progress=False)
+    assert state["generation"] == 3 and state.get("restarts") == [2]
+    with pytest.raises(SystemExit, match="group 1->8"):
+        es.train(toy_quadratic, N, settings(generations=4, group=8), str(tmp_path / "c2.pkl"), str(tmp_path / "out"),
+                 progress=False)

@@ -86,10 +86,22 @@ def history(root, game):
     return h
 
 
+def test_doom_dream_groups_of_candidates_give_the_same_result_for_any_workers(models, tmp_path):
+    """controller.group=2: candidates 0-1 and 2-3 share their matmuls; 1 process (one task) and 2 workers
+    (chunk 1, rounded up to tasks of 2) give the same history, and the run records its group."""
+    one = fresh_root(models, tmp_path, "g-one", games=["doom"])
+    three = fresh_root(models, tmp_path, "g-three", games=["doom"])
+    gens = ["controller.generations=2", "controller.group=2"]
+    run("doom", one, *gens)
+    run("doom", three, *gens, "controller.chunk=1", mpi=3)
+    h = history(one, "doom")
+    assert h == history(three, "doom") and h["settings"]["group"] == 2 and h["generation"] == 2
+
+
 def test_doom_in_the_dream_same_result_for_any_workers_and_chunks_then_eval(models, tmp_path):
     one = fresh_root(models, tmp_path, "one", games=["doom"])
     three = fresh_root(models, tmp_path, "three", games=["doom"])
-    gens = ["controller.generations=3"]
+    gens = ["controller.generations=3", "controller.group=1"]  # a matmul per candidate
     _, out = run("doom", one, *gens)  # chunk 0: in 1 process all candidates in one batch
     assert "1,088 controller params" in out and "in the dream (tau=1.15)" in out
     run("doom", three, *gens, "controller.chunk=3", mpi=3)
