@@ -46,7 +46,10 @@ controller.{real_eval_episodes, temperature, max_steps}; otherwise each differin
 e.g. `--eval seed=4242` writes eval_real-seed4242.json beside the shipped record. An existing file of
 the same settings, controller and world model is kept (done already); --redo evaluates it again.
 --check plays it again without touching the record: it writes eval_real-check.json beside it and says
-whether the scores are the recorded ones, episode for episode.
+whether the scores are the recorded ones, episode for episode. The real-game agent computes in
+controller.arithmetic (float64 rounded to float32 where values leave a step: the same episodes on any
+x86-64 CPU); a record of the same controller played in another arithmetic (older records: float32) is
+kept beside the new one as eval_real-float32.json.
 
 Reads  {run_dir}/world_model.npz (stage 04), {run_dir}/initial_z.npz (stage 03; dream mode, dream score)
 Writes {out}/history.json, best.npz (the shipped C: best-evaluated mean), mean.npz, config.yaml (the
@@ -212,7 +215,7 @@ class Rollouts:
                 def policy(frames, rows, rngs=rngs):
                     return [rngs[r].uniform(low, high).astype(np.float32) for r in rows]
             else:
-                agents = npmodels.Agents(wm, theta, rngs, cfg.controller.inputs)
+                agents = npmodels.Agents(wm, theta, rngs, cfg.controller.inputs, cfg.controller.arithmetic)
                 policy = agents.act
             out[i], steps[i] = real_episodes(envs_, policy, [(seed + t) % 2**31 for t in range(trials)],
                                              self.max_steps)
@@ -297,6 +300,8 @@ def train(cfg, args, executor):
                 "max_steps": c.max_steps}
     if c.inputs != "zh":  # only then, so that runs made before this key resume as they were
         meta["inputs"] = identity["inputs"] = c.inputs
+    if c.mode == "real" and c.arithmetic != "float32":  # as above: older real-game runs computed in float32
+        meta["arithmetic"] = identity["arithmetic"] = c.arithmetic
     x0 = None
     if c.init_from:  # only then, so that runs made before this key resume as they were
         try:
@@ -395,6 +400,10 @@ def evaluate(cfg, args, executor):
                 world_model_sha1=None if args.random else file_sha1(p["wm"]), seeds=seeds.tolist(),
                 max_steps=cfg.env.max_steps, config=cfg.name,
                 env="gymnasium CarRacing-v3" if cfg.experiment == "carracing" else "ViZDoom take_cover")
+    if not args.random:
+        info["arithmetic"] = c.arithmetic
+    if os.path.exists(out_path) and not args.redo:
+        set_aside(out_path, info)
     if os.path.exists(out_path) and not (args.redo or args.check):
         old = fileio.read_json(out_path)  # DataError naming a damaged record
         if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
@@ -415,12 +424,33 @@ def evaluate(cfg, args, executor):
         dream_fn = Rollouts(cfg, "dream", max_steps=c.max_steps)
         rewards = es.evaluate(dream_fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=0, timeout=c.task_timeout)
         dream_path = os.path.join(p["out"], out_name.replace("eval_real", "eval_dream"))
-        result = score(rewards, seconds=time.time() - t0, temperature=c.temperature, **info)
+        dream_info = {k: v for k, v in info.items() if k != "arithmetic"}  # the dream computes in float32
+        result = score(rewards, seconds=time.time() - t0, temperature=c.temperature, **dream_info)
         es.save_json(dream_path, result)
         print(f"[{STAGE}] dream (tau={c.temperature}): {result['mean']:.1f} +- {result['std']:.1f} "
               f"over {n} rollouts -> {dream_path}")
         if args.check:
             compare_with_record(result, record.replace("eval_real", "eval_dream"))
+
+
+def arithmetic_of(record):
+    """The agent's arithmetic a record was played in (records made before it was written: float32)."""
+    return record.get("arithmetic", "float32") if record.get("policy") != "random" else None
+
+
+def set_aside(path, info):
+    """A record at `path` of the same controller played in another arithmetic is a result of its
+    own: it moves to NAME-<its arithmetic>.json (never over a file), and the new one takes its place."""
+    old = fileio.read_json(path)  # DataError naming a damaged record
+    mine, theirs = info.get("arithmetic"), arithmetic_of(old)
+    if mine is None or theirs == mine or old.get("params_sha1") != info["params_sha1"]:
+        return
+    aside = f"{os.path.splitext(path)[0]}-{theirs}.json"
+    if os.path.exists(aside):
+        raise rollouts.DataError(f"{path} holds a {theirs} record and {aside} exists too: move one of them "
+                                 f"away, or --redo to replace {path}")
+    os.replace(path, aside)
+    print(f"[{STAGE}] {path} was played in {theirs}: kept as {aside}")
 
 
 def real_eval(fn, params, seeds, executor, timeout):
@@ -445,12 +475,16 @@ def compare_with_record(result, record):
         print(f"[{STAGE}] no record to compare with: {record} does not exist")
     elif old.get("params_sha1") != result["params_sha1"] or old.get("seeds") != result["seeds"]:
         print(f"[{STAGE}] {record} records another controller or other episodes: not compared")
+    elif arithmetic_of(old) != arithmetic_of(result):
+        print(f"[{STAGE}] {record} was played in {arithmetic_of(old)}, this check in {arithmetic_of(result)}: "
+              "not compared (controller.arithmetic)")
     elif old["scores"] == result["scores"]:
         print(f"[{STAGE}] the same {len(old['scores'])} scores as the record {record}: {old['mean']:.1f} +- {old['std']:.1f}")
     else:
         same = sum(a == b for a, b in zip(old["scores"], result["scores"]))
         print(f"[{STAGE}] differs from the record {record} ({old['mean']:.1f} +- {old['std']:.1f}): {same} of "
-              f"{len(old['scores'])} episodes equal (another CPU, BLAS build or version of this code can give another, equally valid, draw)")
+              f"{len(old['scores'])} episodes equal" + ("" if arithmetic_of(old) == "float64" else
+                  " (in float32 another CPU or BLAS build gives another, equally valid, draw)"))
 
 
 def main(executor):

@@ -36,7 +36,7 @@ class AgentPolicy:
     """V + M + C in the real game; with probability `explore` per step a held random action instead."""
 
     def __init__(self, cfg, rng, world_model, params, inputs="zh"):
-        self.agent = npmodels.Agent(world_model, params, rng, inputs)
+        self.agent = npmodels.Agent(world_model, params, rng, inputs, cfg.controller.arithmetic)
         self.random = envs.RandomPolicy(cfg, rng)
         self.explore = cfg.data.agent_explore
         self.rng = rng

@@ -139,10 +139,11 @@ RANGES = {
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies (stages 02, 04)
 CONTROLLER_INPUTS = ("zh", "z", "z_hidden")  # C's forms (npmodels.Controller): orig carracing/model.py MODE_ZH, MODE_Z, MODE_Z_HIDDEN
 STEP_SIZES = ("csa", "tpa")  # CMA-ES step-size adaptation (es.cma_options)
+ARITHMETICS = ("float64", "float32")  # the real-game agent's arithmetic (npmodels.Agents)
 # Keys whose value is one of a few words.
 CHOICES = {"vae.kind": ("convvae", "vaegan"), "controller.mode": ("dream", "real"),
            "controller.inputs": CONTROLLER_INPUTS, "controller.step_size": STEP_SIZES,
-           "vae.precision": PRECISIONS, "rnn.precision": PRECISIONS}
+           "vae.precision": PRECISIONS, "rnn.precision": PRECISIONS, "controller.arithmetic": ARITHMETICS}
 
 
 def check_ranges(cfg):

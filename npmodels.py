@@ -40,7 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import fileio
-from config import CONTROLLER_INPUTS  # the config schema's words for C's forms
+from config import ARITHMETICS, CONTROLLER_INPUTS  # the config schema's words for the agent's arithmetic, C's forms
 
 FORMAT_VERSION = 1
 # Action bounds (low, high) per game: CarRacing steer, gas, brake (gymnasium CarRacing; orig carracing
@@ -208,7 +208,7 @@ def split_columns(w, width=COLUMN_BLOCK):
 
 
 def block_matmul(x, w_columns, blocks=None):
-    """x (B, k) @ w (k, n) float32, w given as split_columns(w): one matmul per block of rows and
+    """x (B, k) @ w (k, n) (float32, or float64 for both), w given as split_columns(w): one matmul per block of rows and
     block of columns.
 
     blocks: row counts summing to B (None: one block of all rows). Every (block of rows, block of
@@ -218,7 +218,7 @@ def block_matmul(x, w_columns, blocks=None):
     bounds = np.cumsum([0] + [int(rows) for rows in ([len(x)] if blocks is None else blocks)])
     if bounds[-1] != len(x):
         raise ValueError(f"blocks cover {bounds[-1]} rows, the batch has {len(x)}")
-    out = np.empty((len(x), sum(w.shape[1] for w in w_columns)), np.float32)
+    out = np.empty((len(x), sum(w.shape[1] for w in w_columns)), np.result_type(x, w_columns[0]))
     col = 0
     for w in w_columns:
         part = out[:, col:col + w.shape[1]]
@@ -274,7 +274,7 @@ class WorldModel:
     """V (ConvVAE) and M (MDN-RNN) in numpy, float32. Build with `load(path)` or `from_keras(...)`."""
 
     def __init__(self, experiment, z_size, action_size, hidden, mixtures, predict_done,
-                 vae_weights, rnn_weights, predict_reward=False):
+                 vae_weights, rnn_weights, predict_reward=False, dtype=np.float32):
         if experiment not in ACTION_SIZE:
             raise ValueError(f"unknown experiment {experiment!r}; expected one of {sorted(ACTION_SIZE)}")
         if action_size != ACTION_SIZE[experiment]:
@@ -284,12 +284,16 @@ class WorldModel:
         self.predict_reward = bool(predict_reward)
         _check_weights("rnn", rnn_weights, rnn_shapes(z_size, action_size, hidden, mixtures, predict_done,
                                                       predict_reward))
-        f32 = {k: np.asarray(v, np.float32) for k, v in rnn_weights.items()}
+        self.dtype = dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"a world model computes in float32 or float64, not {dt}")
+        self._weights = (vae_weights, rnn_weights)  # as given: as_dtype builds the twin from them
+        f32 = {k: np.asarray(v, np.float32).astype(dt, copy=False) for k, v in rnn_weights.items()}
         H = self.hidden
         # One matmul for [x, h] @ [kernel; recurrent]. The i, f, o columns are pre-scaled by 1/2
         # (exact in float) so that one tanh gives tanh(g) for the cell input and tanh(g / 2) for
         # the gates, with sigmoid(g) = (tanh(g / 2) + 1) / 2.
-        scale = np.full(4 * H, 0.5, np.float32)
+        scale = np.full(4 * H, 0.5, dt)
         scale[2 * H:3 * H] = 1.0
         self._lstm_w = np.ascontiguousarray(np.concatenate([f32["lstm_kernel"], f32["lstm_recurrent"]]) * scale)
         self._lstm_b = f32["lstm_bias"] * scale
@@ -305,12 +309,12 @@ class WorldModel:
         self.has_vae = vae_weights is not None
         if self.has_vae:
             _check_weights("vae", vae_weights, vae_shapes(z_size))
-            v = {k: np.asarray(w, np.float32) for k, w in vae_weights.items()}
+            v = {k: np.asarray(w, np.float32).astype(dt, copy=False) for k, w in vae_weights.items()}
             self._enc = []
             for i, (name, cin, cout) in enumerate(ENCODER_CONVS):
                 w2d = v[name + "_w"].reshape(16 * cin, cout)  # (kh, kw, cin) rows, as the im2col columns
                 if i == 0:
-                    w2d = w2d / np.float32(255.0)  # uint8 frames: fold the /255 into the first layer
+                    w2d = w2d / dt.type(255.0)  # uint8 frames: fold the /255 into the first layer
                 self._enc.append((np.ascontiguousarray(w2d), v[name + "_b"]))
             self._enc_fc_w = np.ascontiguousarray(np.concatenate([v["enc_fc_mu_w"], v["enc_fc_logvar_w"]], 1))
             self._enc_fc_b = np.concatenate([v["enc_fc_mu_b"], v["enc_fc_logvar_b"]])
@@ -319,6 +323,18 @@ class WorldModel:
             for name, k, cin, cout in DECODER_DECONVS:
                 wmat = np.ascontiguousarray(v[name + "_w"].transpose(3, 0, 1, 2).reshape(cin, k * k * cout))
                 self._dec.append((wmat, v[name + "_b"], k, cout))
+
+    def as_dtype(self, dtype):
+        """This world model computing in `dtype` (float32 or float64): the same weights (float32
+        values, converted exactly); built once and kept."""
+        dt = np.dtype(dtype)
+        if dt == self.dtype:
+            return self
+        twins = self.__dict__.setdefault("_twins", {})
+        if dt not in twins:
+            twins[dt] = WorldModel(self.experiment, self.z_size, self.action_size, self.hidden, self.mixtures,
+                                   self.predict_done, *self._weights, predict_reward=self.predict_reward, dtype=dt)
+        return twins[dt]
 
     @classmethod
     def from_keras(cls, experiment, vae, rnn, **kwargs):
@@ -344,12 +360,12 @@ class WorldModel:
             raise RuntimeError("this WorldModel was built without VAE weights")
 
     def encode(self, frames):
-        """uint8 frames (B, 64, 64, 3) -> (mu, logvar), each float32 (B, Z)."""
+        """uint8 frames (B, 64, 64, 3) -> (mu, logvar), each (B, Z) in self.dtype."""
         self._need_vae()
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[1:] != (64, 64, 3):
             raise ValueError(f"encode expects uint8 frames (B, 64, 64, 3), got {frames.shape}")
-        x = frames.astype(np.float32)  # the /255 is folded into the first layer's weights
+        x = frames.astype(self.dtype)  # the /255 is folded into the first layer's weights
         for w2d, b in self._enc:
             x = _conv2d_s2(x, w2d, b, 4)
         out = x.reshape(len(x), -1) @ self._enc_fc_w + self._enc_fc_b
@@ -367,8 +383,8 @@ class WorldModel:
 
     # ------------------------------------------------------------------ M
     def initial_state(self, batch):
-        """Zero LSTM state (h, c), each float32 (batch, hidden)."""
-        return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
+        """Zero LSTM state (h, c), each (batch, hidden) in self.dtype."""
+        return np.zeros((batch, self.hidden), self.dtype), np.zeros((batch, self.hidden), self.dtype)
 
     def step(self, z, action, restart, h, c, blocks=None):
         """One LSTM step on input [z, action, restart] -> new (h, c).
@@ -376,21 +392,22 @@ class WorldModel:
         z (B, Z); action (B, A); restart scalar or (B,): where > 0.5, h and c are zeroed first.
         blocks: row counts, one matmul each (block_matmul); None: one matmul for the batch.
         """
-        z = np.asarray(z, np.float32)
+        dt = self.dtype
+        z = np.asarray(z, dt)
         n, H, Z, A = len(z), self.hidden, self.z_size, self.action_size
-        restart = np.broadcast_to(np.asarray(restart, np.float32), (n,))
-        x = np.empty((n, self._lstm_w.shape[0]), np.float32)  # [z, a, (restart), h]
+        restart = np.broadcast_to(np.asarray(restart, dt), (n,))
+        x = np.empty((n, self._lstm_w.shape[0]), dt)  # [z, a, (restart), h]
         x[:, :Z] = z
-        x[:, Z:Z + A] = np.asarray(action, np.float32).reshape(n, A)
+        x[:, Z:Z + A] = np.asarray(action, dt).reshape(n, A)
         if self.predict_done:
             x[:, Z + A] = restart
         reset = restart > 0.5
         h_in = x[:, -H:]
         h_in[:] = h
-        c = np.asarray(c, np.float32)
+        c = np.asarray(c, dt)
         if reset.any():
             h_in[reset] = 0.0
-            c = np.where(reset[:, None], np.float32(0.0), c)
+            c = np.where(reset[:, None], dt.type(0.0), c)
         g = block_matmul(x, self._lstm_cols, blocks)
         g += self._lstm_b
         np.tanh(g, out=g)
@@ -406,7 +423,7 @@ class WorldModel:
 
     def _head(self, h, blocks=None):
         """LSTM output h (B, H) -> MDN head output (B, output_width), columns reordered (see __init__)."""
-        out = block_matmul(np.asarray(h, np.float32), self._head_cols, blocks)
+        out = block_matmul(np.asarray(h, self.dtype), self._head_cols, blocks)
         out += self._head_b
         return out
 
@@ -491,16 +508,17 @@ class Controller:
     def __repr__(self):
         return f"Controller({self.experiment!r}, {self.z_size}, {self.hidden}, inputs={self.inputs!r})"
 
-    def features(self, z, h, c):
+    def features(self, z, h, c, dtype=np.float32):
         """C's input (last axis): "zh" CarRacing [z, h], Doom [z, c, h]; otherwise z."""
         if not self.needs_m:
-            return np.asarray(z, np.float32)
+            return np.asarray(z, dtype)
         parts = [z, c, h] if self.experiment == "doom" else [z, h]
-        return np.concatenate([np.asarray(p, np.float32) for p in parts], axis=-1)
+        return np.concatenate([np.asarray(p, dtype) for p in parts], axis=-1)
 
-    def unpack(self, params):
-        """Flat params (size,) -> ((W, b), ...) float32 per layer (b zeros where there is no bias)."""
-        params = np.asarray(params, np.float32)
+    def unpack(self, params, dtype=np.float32):
+        """Flat params (size,) -> ((W, b), ...) per layer (b zeros where there is no bias): the
+        params rounded to float32 (C's values), held in `dtype` (float32, or float64 to compute in)."""
+        params = np.asarray(params, np.float32).astype(dtype, copy=False)
         if params.shape != (self.size,):
             raise ValueError(f"{self.experiment} controller (inputs={self.inputs}, {self.n_in} inputs) expects "
                              f"{self.size} parameters, got shape {params.shape}")
@@ -508,18 +526,19 @@ class Controller:
         for n_in, n_out, bias in self.layers:
             w = params[start:start + n_in * n_out].reshape(n_in, n_out)
             start += n_in * n_out
-            b = params[start:start + n_out] if bias else np.zeros(n_out, np.float32)
+            b = params[start:start + n_out] if bias else np.zeros(n_out, params.dtype)
             start += n_out if bias else 0
             out.append((w, b))
         return tuple(out)
 
     def act(self, params, features):
-        """Actions (B, action_size) float32 for features (B, n_in): one matmul per layer.
+        """Actions (B, action_size) for features (B, n_in): one matmul per layer, in the layers'
+        dtype (float32 for flat params).
 
         params: flat (size,), or the tuple unpack returns (unpack once, act many times).
         """
         layers = params if isinstance(params, tuple) else self.unpack(params)
-        y = np.asarray(features, np.float32)
+        y = np.asarray(features, layers[0][0].dtype)
         if y.ndim != 2 or y.shape[1] != self.n_in:
             raise ValueError(f"{self!r} expects features (B, {self.n_in}), got {y.shape}")
         for i, (w, b) in enumerate(layers):
@@ -530,7 +549,8 @@ class Controller:
 
     def squash(self, y):
         """Linear outputs -> actions: tanh, then CarRacing's gas (tanh+1)/2 and brake clip(tanh, 0, 1)."""
-        a = np.tanh(np.asarray(y, np.float32))
+        y = np.asarray(y)
+        a = np.tanh(y.astype(np.float64 if y.dtype == np.float64 else np.float32))
         if self.experiment == "carracing":
             a[..., 1] = (a[..., 1] + 1.0) / 2.0
             a[..., 2] = np.clip(a[..., 2], 0.0, 1.0)
@@ -588,37 +608,53 @@ class Agents:
     determinism of 05_train_controller.py's real game, built as dream.py's). The results of n rows
     match n one-row agents to float tolerance, not bit for bit (BLAS sums in another order when a
     call has more rows).
+
+    arithmetic "float32" computes as above. "float64" (the default): V, M and C compute in float64
+    from the float32 weights, and every value that leaves a step is rounded to float32: z, the
+    action, M's state (h, c). A sum taken in another order (another CPU's BLAS or SIMD kernels,
+    another batch of rows) differs in float64's last bits, far below float32's, so the rounded
+    values, and so the episodes, are the same on any x86-64 CPU except in the rare case where a
+    value lies within that difference of a float32 rounding boundary (tests/test_arithmetic.py
+    changes the arithmetic path and requires identical episodes).
     """
 
-    def __init__(self, world_model, params, rngs, inputs="zh"):
+    def __init__(self, world_model, params, rngs, inputs="zh", arithmetic="float64"):
+        if arithmetic not in ARITHMETICS:
+            raise ValueError(f"arithmetic must be one of {ARITHMETICS}, got {arithmetic!r}")
         self.wm = world_model if isinstance(world_model, WorldModel) else WorldModel.load(world_model)
+        self.arithmetic = arithmetic
+        self.calc = self.wm.as_dtype(arithmetic)  # the world model computing in the agent's arithmetic
         self.rngs = list(rngs)
         self.n = len(self.rngs)
         self.controller = Controller(self.wm.experiment, self.wm.z_size, self.wm.hidden, inputs)
-        self.layers = None if params is None else self.controller.unpack(np.asarray(params, np.float32).reshape(-1))
+        self.layers = None if params is None else self.controller.unpack(np.asarray(params).reshape(-1),
+                                                                          self.calc.dtype)
         self.reset()
 
     def reset(self):
-        """Every row starts an episode: zero LSTM state, restart = 1 on its next step."""
-        self.h, self.c = self.wm.initial_state(self.n)
+        """Every row starts an episode: zero LSTM state (float32), restart = 1 on its next step."""
+        self.h = np.zeros((self.n, self.wm.hidden), np.float32)
+        self.c = np.zeros((self.n, self.wm.hidden), np.float32)
         self.restart = np.ones(self.n, np.float32)
 
     def act(self, frames, rows=None, override=None):
         """uint8 frames (len(rows), 64, 64, 3) of the acting rows -> actions (len(rows), A) float32."""
         rows = np.arange(self.n) if rows is None else np.asarray(rows, np.intp).reshape(-1)
-        mu, logvar = self.wm.encode(np.asarray(frames, np.uint8))
+        dt = self.calc.dtype
+        mu, logvar = self.calc.encode(np.asarray(frames, np.uint8))
         if len(mu) != len(rows):
             raise ValueError(f"{len(mu)} frames for {len(rows)} acting rows")
-        eps = np.concatenate([self.rngs[i].standard_normal((1, self.wm.z_size)) for i in rows]).astype(np.float32)
-        z = mu + np.exp(logvar / 2.0) * eps
+        eps = np.concatenate([self.rngs[i].standard_normal((1, self.wm.z_size)) for i in rows]).astype(dt)
+        z = (mu + np.exp(logvar / 2.0) * eps).astype(np.float32)  # rounded where it leaves V
         if override is not None:  # C is not asked: the actions played are given
             action = np.asarray(override, np.float32).reshape(len(rows), self.wm.action_size)
         elif self.layers is None:
             action = np.zeros((len(rows), self.wm.action_size), np.float32)
         else:
-            action = self.controller.act(self.layers, self.controller.features(z, self.h[rows], self.c[rows]))
-        if self.controller.needs_m:
-            self.h[rows], self.c[rows] = self.wm.step(z, action, self.restart[rows], self.h[rows], self.c[rows])
+            features = self.controller.features(z, self.h[rows], self.c[rows], dt)
+            action = self.controller.act(self.layers, features).astype(np.float32)  # rounded: leaves C
+        if self.controller.needs_m:  # M's state is kept in float32 (rounded as it is stored)
+            self.h[rows], self.c[rows] = self.calc.step(z, action, self.restart[rows], self.h[rows], self.c[rows])
         self.restart[rows] = 0.0
         return action
 
@@ -630,8 +666,9 @@ class Agent(Agents):
     collecting data) and M advances with it. h, c: M's state, (1, hidden).
     """
 
-    def __init__(self, world_model, params, rng=None, inputs="zh"):
-        super().__init__(world_model, params, [rng if rng is not None else np.random.default_rng()], inputs)
+    def __init__(self, world_model, params, rng=None, inputs="zh", arithmetic="float64"):
+        super().__init__(world_model, params, [rng if rng is not None else np.random.default_rng()], inputs,
+                         arithmetic)
 
     @property
     def rng(self):

@@ -8,13 +8,15 @@ every step), one frame at a time (npmodels.Agent per env) vs batched (npmodels.A
 
 For each game at paper model sizes (config/<game>.yaml: CarRacing z=32, 256 LSTM units; Doom
 z=64, 512 units) K envs.make_env(cfg) play in lock-step (an env whose episode ends is reset and
-goes on), as stage 05 plays a candidate's trials, three ways:
+goes on), as stage 05 plays a candidate's trials, four ways:
   bare          uniformly random actions
   agent         one npmodels.Agent per env, act(frame) for each env in turn (the one-frame agent)
-  agents        one npmodels.Agents of K rows, one act(frames) per lock-step step (stage 05's)
+  agents f32    one npmodels.Agents of K rows, one act(frames) per lock-step step, in float32
+  agents f64    the same in float64 rounded to float32 (controller.arithmetic, stage 05's default)
 Printed per row: env steps/s overall, and the time per env step spent in env.step and in the
 agent (both timed inside the same loop, so a busy machine shifts both alike), and the agent's
-time as a % of the env's. Then the machine's float32 matmul GFLOP/s for reference.
+time as a % of the env's; then the float64 agent's time over the float32 one's, and the machine's
+float32 matmul GFLOP/s for reference.
 The world model has random weights (the cost does not depend on the values) unless
 --world-model PATH names a trained world_model.npz of the same game.
 """
@@ -93,7 +95,7 @@ def main():
     threads = os.environ["OPENBLAS_NUM_THREADS"]
     print(f"# {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={threads}, K={args.envs} envs x {args.steps} lock-step "
           f"steps per row; load average {os.getloadavg()[0]:.2f}")
-    print(f"{'game':10s} {'mode':8s} {'env steps/s':>12s} {'env us/step':>12s} {'agent us/step':>14s} "
+    print(f"{'game':10s} {'mode':10s} {'env steps/s':>12s} {'env us/step':>12s} {'agent us/step':>14s} "
           f"{'agent/env':>10s}")
     for game in args.games:
         overrides = ["env.max_steps=100000"] + (["env.fast_render=false"] if args.stock else [])
@@ -101,10 +103,12 @@ def main():
         wm = npmodels.WorldModel.load(args.world_model) if args.world_model else random_world_model(cfg)
         params = np.random.default_rng(0).normal(0, 0.1, npmodels.Controller(game, wm.z_size, wm.hidden).size)
         one = [npmodels.Agent(wm, params, np.random.default_rng([0, i])) for i in range(args.envs)]
-        batch = npmodels.Agents(wm, params, [np.random.default_rng([0, i]) for i in range(args.envs)])
+        rngs = [np.random.default_rng([0, i]) for i in range(args.envs)]
         ways = {"bare": None,
                 "agent": lambda frames: [agent.act(f) for agent, f in zip(one, frames)],
-                "agents": batch.act}
+                "agents f32": npmodels.Agents(wm, params, rngs, arithmetic="float32").act,
+                "agents f64": npmodels.Agents(wm, params, rngs, arithmetic="float64").act}
+        agent_s = {}
         games = [envs.make_env(cfg) for _ in range(args.envs)]
         try:
             lock_step(games, 5, None, seed=0)  # warm up (first tracks, Doom init)
@@ -112,10 +116,13 @@ def main():
                 env.action_space.seed(i)
             for mode, act in ways.items():
                 rate, env_s, act_s, _ = lock_step(games, args.steps, act, seed=1)
+                agent_s[mode] = act_s
                 n = args.steps * args.envs
                 agent = "-" if act is None else f"{act_s / n * 1e6:14.0f}"
                 share = "-" if act is None else f"{100 * act_s / env_s:9.0f}%"
-                print(f"{game:10s} {mode:8s} {rate:12.0f} {env_s / n * 1e6:12.0f} {agent:>14s} {share:>10s}", flush=True)
+                print(f"{game:10s} {mode:10s} {rate:12.0f} {env_s / n * 1e6:12.0f} {agent:>14s} {share:>10s}", flush=True)
+            print(f"{game}: the float64 agent takes {agent_s['agents f64'] / agent_s['agents f32']:.2f}x "
+                  "the float32 agent's time", flush=True)
         finally:
             for env in games:
                 env.close()

@@ -8,13 +8,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def record(path, scores, seeds, sha="abc"):
+def record(path, scores, seeds, sha="abc", **extra):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     n = len(scores)
     mean = sum(scores) / n
     std = (sum((s - mean) ** 2 for s in scores) / n) ** 0.5
-    json.dump({"scores": scores, "seeds": seeds, "params_sha1": sha, "episodes": n, "mean": mean, "std": std},
-              open(path, "w"))
+    json.dump(dict({"scores": scores, "seeds": seeds, "params_sha1": sha, "episodes": n, "mean": mean, "std": std},
+                   **extra), open(path, "w"))
 
 
 def table(root):
@@ -45,3 +45,10 @@ def test_a_replay_of_another_controller_is_not_compared(tmp_path):
     record(tmp_path / "doom/tau1.15/eval_real.json", [800.0], [5])
     record(tmp_path / "doom/tau1.15/eval_real-check.json", [100.0], [5], sha="other")
     assert "another controller or other episodes" in table(tmp_path)["DoomTakeCover, the shipped agent re-played here"]
+
+
+def test_a_replay_in_another_arithmetic_is_not_compared(tmp_path):
+    record(tmp_path / "doom/tau1.15/eval_real.json", [800.0], [5])  # older records: float32
+    record(tmp_path / "doom/tau1.15/eval_real-check.json", [800.0], [5], arithmetic="float64")
+    row = table(tmp_path)["DoomTakeCover, the shipped agent re-played here"]
+    assert "the record was played in float32, this re-play in float64: not compared" in row

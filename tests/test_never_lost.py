@@ -191,6 +191,28 @@ def test_a_damaged_evaluation_record_is_one_line(models, tmp_path):
     one_line_error(code, out, ctrl(root, "eval_real.json"), "not valid JSON")
 
 
+def test_a_record_of_another_arithmetic_is_kept_beside_the_new_one(models, tmp_path):
+    """A record played in float32 (as every record was before controller.arithmetic) stays: --eval in
+    float64 moves it to eval_real-float32.json, and never over a file of that name."""
+    root = fresh_root(models, tmp_path, "r", games=["doom"])
+    run("doom", root, *GENS)
+    run("doom", root, "--eval", "controller.arithmetic=float32")
+    old = json.load(open(ctrl(root, "eval_real.json")))
+    del old["arithmetic"]  # as records made before the key
+    json.dump(old, open(ctrl(root, "eval_real.json"), "w"))
+    code, out = run("doom", root, "--eval")
+    assert "kept as" in out and json.load(open(ctrl(root, "eval_real-float32.json"))) == old
+    new = json.load(open(ctrl(root, "eval_real.json")))
+    assert new["arithmetic"] == "float64" and new["seeds"] == old["seeds"]
+    code, out = run("doom", root, "--eval")  # the same arithmetic: done already
+    assert "done already" in out
+    run("doom", root, "--eval", "controller.arithmetic=float32")  # float64's record set aside in turn
+    assert json.load(open(ctrl(root, "eval_real-float64.json"))) == new
+    code, out = run("doom", root, "--eval", check=False)  # a float32 record, and eval_real-float32.json exists
+    one_line_error(code, out, ctrl(root, "eval_real-float32.json"), "exists too")
+    assert json.load(open(ctrl(root, "eval_real-float32.json"))) == old
+
+
 def hydra_files():
     return {n for n in os.listdir("/tmp") if n.startswith("hydra_hwloc_xmlfile_")}
 

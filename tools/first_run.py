@@ -40,10 +40,14 @@ def replay(results, folder, check_name, n=None):
     old = record["scores"][:len(check["scores"])] if n else record["scores"]
     if record.get("params_sha1") != check.get("params_sha1") or record["seeds"][:len(old)] != check["seeds"]:
         return score(check), "another controller or other episodes than the record"
+    played = [r.get("arithmetic", "float32") for r in (record, check)]
+    if played[0] != played[1]:
+        return score(check), f"the record was played in {played[0]}, this re-play in {played[1]}: not compared"
     same = sum(a == b for a, b in zip(old, check["scores"]))
     shipped = f"{sum(old) / len(old):.0f}"
     verdict = "every episode as recorded" if same == len(old) else \
-        f"{same} of {len(old)} episodes as recorded (another CPU draws other episodes)"
+        f"{same} of {len(old)} episodes as recorded" + (" (in float32 another CPU draws other episodes)"
+                                                         if played[0] == "float32" else "")
     return score(check), f"shipped {shipped} on the same episodes: {verdict}"
 
 
