@@ -420,11 +420,17 @@ def evaluate(cfg, args, executor):
     if args.check:
         compare_with_record(result, record)
     if not args.random and dream.reward_source(wm):  # the "virtual score" of the same controller
+        dream_path = os.path.join(p["out"], out_name.replace("eval_real", "eval_dream"))
+        dream_info = {k: v for k, v in info.items() if k != "arithmetic"}  # the dream computes in float32
+        if os.path.exists(dream_path) and not (args.redo or args.check):
+            old = fileio.read_json(dream_path)  # DataError naming a damaged record
+            if all(old.get(k) == dream_info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")) \
+                    and old.get("temperature") == c.temperature:  # the real game's arithmetic is not the dream's
+                print(f"[{STAGE}] dream: done already: {dream_path} ({old['mean']:.1f} +- {old['std']:.1f})")
+                return
         t0 = time.time()
         dream_fn = Rollouts(cfg, "dream", max_steps=c.max_steps)
         rewards = es.evaluate(dream_fn, np.tile(params, (n, 1)), seeds, 1, executor, chunk=0, timeout=c.task_timeout)
-        dream_path = os.path.join(p["out"], out_name.replace("eval_real", "eval_dream"))
-        dream_info = {k: v for k, v in info.items() if k != "arithmetic"}  # the dream computes in float32
         result = score(rewards, seconds=time.time() - t0, temperature=c.temperature, **dream_info)
         es.save_json(dream_path, result)
         print(f"[{STAGE}] dream (tau={c.temperature}): {result['mean']:.1f} +- {result['std']:.1f} "

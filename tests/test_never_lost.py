@@ -200,8 +200,10 @@ def test_a_record_of_another_arithmetic_is_kept_beside_the_new_one(models, tmp_p
     old = json.load(open(ctrl(root, "eval_real.json")))
     del old["arithmetic"]  # as records made before the key
     json.dump(old, open(ctrl(root, "eval_real.json"), "w"))
+    dream = read(ctrl(root, "eval_dream.json"))
     code, out = run("doom", root, "--eval")
     assert "kept as" in out and json.load(open(ctrl(root, "eval_real-float32.json"))) == old
+    assert "dream: done already" in out and read(ctrl(root, "eval_dream.json")) == dream  # not the agent's arithmetic
     new = json.load(open(ctrl(root, "eval_real.json")))
     assert new["arithmetic"] == "float64" and new["seeds"] == old["seeds"]
     code, out = run("doom", root, "--eval")  # the same arithmetic: done already
