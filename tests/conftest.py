@@ -22,7 +22,7 @@ def one_blas_thread():
 # `make test-fast` (pytest -m "not slow") skips these: they run the real games, stages as
 # subprocesses or MPI. Single tests elsewhere can be marked @pytest.mark.slow.
 SLOW_MODULES = {"test_pipeline", "test_train_controller", "test_generate_data", "test_envs", "test_recipe",
-                "test_fast_carracing", "test_notebooks", "test_batched_agent", "test_vaegan_pipeline"}
+                "test_fast_carracing", "test_notebooks", "test_batched_agent", "test_vaegan_pipeline", "test_arithmetic"}
 
 
 def pytest_configure(config):

@@ -17,30 +17,8 @@ import npmodels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")
-
-
-def cpu_flags():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def arithmetic_paths():
-    """Environments that change the agent's arithmetic on this CPU (only kernels it can run)."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    flags = cpu_flags()
-    paths = {"default": {}, "OpenBLAS Prescott (SSE3)": {"OPENBLAS_CORETYPE": "Prescott"}}
-    if "avx2" in flags:
-        paths["OpenBLAS Haswell (AVX2)"] = {"OPENBLAS_CORETYPE": "Haswell"}
-    if "avx512f" in flags:
-        paths["OpenBLAS SkylakeX (AVX-512)"] = {"OPENBLAS_CORETYPE": "SkylakeX"}
-    simd = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
-    if simd:
-        paths["numpy without " + " ".join(simd) + ", 2 BLAS threads"] = {
-            "NPY_DISABLE_CPU_FEATURES": " ".join(simd), "OPENBLAS_NUM_THREADS": "2"}
-    return paths
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from arithmetic_paths import arithmetic_paths, environment  # noqa: E402  (one definition of the paths)
 
 
 def copy_run(root, run, controller, extra=()):
@@ -59,10 +37,7 @@ def replay(root, configs, controller, episodes, env):
     cmd = [sys.executable, os.path.join(ROOT, "05_train_controller.py"), "--config", *configs,
            f"results_root={root}", f"data_root={out}", f"controller.dir={controller}",
            f"controller.real_eval_episodes={episodes}", "--eval", "--redo"]
-    environ = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")}
-    environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    environ.update(env)
-    proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=ROOT, env=environment(env), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     run = configs[0]
     with open(os.path.join(root, run, controller, f"eval_real-real_eval_episodes{episodes}.json")) as f:
@@ -117,11 +92,9 @@ def test_a_real_game_run_resumed_in_another_arithmetic_path_continues_the_same_h
     other = dict(paths["OpenBLAS Prescott (SSE3)"], **list(paths.values())[-1])
 
     def run(root, gens, env):
-        environ = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")}
-        environ.update(env)
         cmd = [sys.executable, SCRIPT, "--config", "carracing", "cpu", f"data_root={root}/data",
                f"results_root={root}", f"controller.generations={gens}", *small]
-        proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, cwd=ROOT, env=environment(env), capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         with open(os.path.join(root, "carracing", "resumed", "history.json")) as f:
             h = json.load(f)
