@@ -525,21 +525,26 @@ def test_agent(tmp_path):
     np.testing.assert_allclose(agent.c, c, rtol=1e-6, atol=1e-6)
 
 
-def test_agent_without_m(tmp_path):
-    """A C that reads z alone: the Agent never runs M (h, c stay zero); its action is C(z)."""
+@pytest.mark.parametrize("arithmetic", ["float32", "float64"])
+def test_agent_without_m(tmp_path, arithmetic):
+    """A C that reads z alone: the Agent never runs M (h, c stay zero); its action is C(z), computed
+    in the agent's arithmetic from z rounded to float32, and rounded to float32 itself."""
     wm = npmodels.WorldModel(*_random_weights("carracing", z_size=16, hidden=32))
+    calc, dt = wm.as_dtype(arithmetic), np.dtype(arithmetic)
     frames = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     for inputs in ("z", "z_hidden"):
         ctrl = npmodels.Controller("carracing", 16, 32, inputs)
         params = np.random.default_rng(0).standard_normal(ctrl.size).astype(np.float32)
-        agent = npmodels.Agent(wm, params, np.random.default_rng(7), inputs=inputs)
+        agent = npmodels.Agent(wm, params, np.random.default_rng(7), inputs=inputs, arithmetic=arithmetic)
         agent.reset()
         rng = np.random.default_rng(7)
         for f in frames:
             action = agent.act(f)
-            mu, logvar = wm.encode(f[None])
-            z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape).astype(np.float32)
-            np.testing.assert_array_equal(action, ctrl.act(params, z)[0])
+            mu, logvar = calc.encode(f[None])
+            z = (mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape).astype(dt)).astype(np.float32)
+            expected = ctrl.act(ctrl.unpack(params, dt), z.astype(dt))[0].astype(np.float32)
+            assert action.dtype == np.float32
+            np.testing.assert_array_equal(action, expected)
         assert not agent.h.any() and not agent.c.any()
         with pytest.raises(ValueError, match="parameters"):
             npmodels.Agent(wm, np.zeros(867), inputs=inputs)
