@@ -75,6 +75,7 @@ import es  # noqa: E402
 import fileio  # noqa: E402
 import rollouts  # noqa: E402
 from fileio import file_sha1  # noqa: E402
+from npmodels import record_arithmetic  # noqa: E402
 
 STAGE = "05_train_controller"
 EVAL_SEED = 1_500_000_000  # real/dream evaluation episodes: far from the data seeds (< 1e6 * seed + 1e4)
@@ -402,11 +403,11 @@ def evaluate(cfg, args, executor):
                 env="gymnasium CarRacing-v3" if cfg.experiment == "carracing" else "ViZDoom take_cover")
     if not args.random:
         info["arithmetic"] = c.arithmetic
-    if os.path.exists(out_path) and not args.redo:
-        set_aside(out_path, info)
-    if os.path.exists(out_path) and not (args.redo or args.check):
-        old = fileio.read_json(out_path)  # DataError naming a damaged record
-        if all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")):
+    old = fileio.read_json(out_path, required=False) if not args.redo else None  # DataError if damaged
+    if old is not None and set_aside(out_path, old, info):
+        old = None
+    if old is not None and not args.check:
+        if same_evaluation(old, info):
             print(f"[{STAGE}] done already: {out_path} ({old['mean']:.1f} +- {old['std']:.1f}; --redo to redo)")
             return
         print(f"[{STAGE}] {out_path} holds an evaluation of another controller or world model: evaluating again")
@@ -424,8 +425,7 @@ def evaluate(cfg, args, executor):
         dream_info = {k: v for k, v in info.items() if k != "arithmetic"}  # the dream computes in float32
         if os.path.exists(dream_path) and not (args.redo or args.check):
             old = fileio.read_json(dream_path)  # DataError naming a damaged record
-            if all(old.get(k) == dream_info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps")) \
-                    and old.get("temperature") == c.temperature:  # the real game's arithmetic is not the dream's
+            if same_evaluation(old, dream_info) and old.get("temperature") == c.temperature:
                 print(f"[{STAGE}] dream: done already: {dream_path} ({old['mean']:.1f} +- {old['std']:.1f})")
                 return
         t0 = time.time()
@@ -439,24 +439,25 @@ def evaluate(cfg, args, executor):
             compare_with_record(result, record.replace("eval_real", "eval_dream"))
 
 
-def arithmetic_of(record):
-    """The agent's arithmetic a record was played in (records made before it was written: float32)."""
-    return record.get("arithmetic", "float32") if record.get("policy") != "random" else None
+def same_evaluation(old, info):
+    """Whether a record holds this evaluation: the same controller, world model, episodes and cap."""
+    return all(old.get(k) == info[k] for k in ("params_sha1", "world_model_sha1", "seeds", "max_steps"))
 
 
-def set_aside(path, info):
-    """A record at `path` of the same controller played in another arithmetic is a result of its
-    own: it moves to NAME-<its arithmetic>.json (never over a file), and the new one takes its place."""
-    old = fileio.read_json(path)  # DataError naming a damaged record
-    mine, theirs = info.get("arithmetic"), arithmetic_of(old)
+def set_aside(path, old, info):
+    """A record `old` at `path` of the same controller played in another arithmetic is a result of its
+    own: it moves to NAME-<its arithmetic>.json (never over a file), and the new one will take its
+    place. Returns whether it moved."""
+    mine, theirs = info.get("arithmetic"), record_arithmetic(old)
     if mine is None or theirs == mine or old.get("params_sha1") != info["params_sha1"]:
-        return
+        return False
     aside = f"{os.path.splitext(path)[0]}-{theirs}.json"
     if os.path.exists(aside):
         raise rollouts.DataError(f"{path} holds a {theirs} record and {aside} exists too: move one of them "
                                  f"away, or --redo to replace {path}")
     os.replace(path, aside)
     print(f"[{STAGE}] {path} was played in {theirs}: kept as {aside}")
+    return True
 
 
 def real_eval(fn, params, seeds, executor, timeout):
@@ -481,15 +482,15 @@ def compare_with_record(result, record):
         print(f"[{STAGE}] no record to compare with: {record} does not exist")
     elif old.get("params_sha1") != result["params_sha1"] or old.get("seeds") != result["seeds"]:
         print(f"[{STAGE}] {record} records another controller or other episodes: not compared")
-    elif arithmetic_of(old) != arithmetic_of(result):
-        print(f"[{STAGE}] {record} was played in {arithmetic_of(old)}, this check in {arithmetic_of(result)}: "
+    elif record_arithmetic(old) != record_arithmetic(result):
+        print(f"[{STAGE}] {record} was played in {record_arithmetic(old)}, this check in {record_arithmetic(result)}: "
               "not compared (controller.arithmetic)")
     elif old["scores"] == result["scores"]:
         print(f"[{STAGE}] the same {len(old['scores'])} scores as the record {record}: {old['mean']:.1f} +- {old['std']:.1f}")
     else:
         same = sum(a == b for a, b in zip(old["scores"], result["scores"]))
         print(f"[{STAGE}] differs from the record {record} ({old['mean']:.1f} +- {old['std']:.1f}): {same} of "
-              f"{len(old['scores'])} episodes equal" + ("" if arithmetic_of(old) == "float64" else
+              f"{len(old['scores'])} episodes equal" + ("" if record_arithmetic(old) == "float64" else
                   " (in float32 another CPU or BLAS build gives another, equally valid, draw)"))
 
 

@@ -579,6 +579,12 @@ class Controller:
         return es.load_params(path, self.size)
 
 
+def record_arithmetic(record):
+    """The agent's arithmetic an evaluation record (05 --eval) was played in: its "arithmetic",
+    float32 for records made before it was written, None for the random policy's."""
+    return record.get("arithmetic", "float32") if record.get("policy") != "random" else None
+
+
 def saved_inputs(path):
     """The controller inputs mode a params .npz records; "zh" for files written before the key
     existed (the only mode then)."""
@@ -622,7 +628,6 @@ class Agents:
         if arithmetic not in ARITHMETICS:
             raise ValueError(f"arithmetic must be one of {ARITHMETICS}, got {arithmetic!r}")
         self.wm = world_model if isinstance(world_model, WorldModel) else WorldModel.load(world_model)
-        self.arithmetic = arithmetic
         self.calc = self.wm.as_dtype(arithmetic)  # the world model computing in the agent's arithmetic
         self.rngs = list(rngs)
         self.n = len(self.rngs)
@@ -633,8 +638,7 @@ class Agents:
 
     def reset(self):
         """Every row starts an episode: zero LSTM state (float32), restart = 1 on its next step."""
-        self.h = np.zeros((self.n, self.wm.hidden), np.float32)
-        self.c = np.zeros((self.n, self.wm.hidden), np.float32)
+        self.h, self.c = self.wm.as_dtype(np.float32).initial_state(self.n)
         self.restart = np.ones(self.n, np.float32)
 
     def act(self, frames, rows=None, override=None):

@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fileio  # noqa: E402
+from npmodels import record_arithmetic  # noqa: E402
 
 NP = "mpiexec -n 3 python 05_train_controller.py"
 
@@ -40,7 +41,7 @@ def replay(results, folder, check_name, n=None):
     old = record["scores"][:len(check["scores"])] if n else record["scores"]
     if record.get("params_sha1") != check.get("params_sha1") or record["seeds"][:len(old)] != check["seeds"]:
         return score(check), "another controller or other episodes than the record"
-    played = [r.get("arithmetic", "float32") for r in (record, check)]
+    played = [record_arithmetic(r) for r in (record, check)]
     if played[0] != played[1]:
         return score(check), f"the record was played in {played[0]}, this re-play in {played[1]}: not compared"
     same = sum(a == b for a, b in zip(old, check["scores"]))
