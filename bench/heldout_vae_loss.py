@@ -4,6 +4,11 @@ reconstructing each frame from its mean code, for one or more trained V's on the
     python bench/heldout_vae_loss.py data/doom-held/rollouts results/a/vae.weights.h5 results/b/vae.weights.h5
 
 Prints each V's mean loss with its standard error, and each V's paired difference to the first.
+With --png, also draws the same held-out frames (top row) and each V's reconstruction of them (a row
+each, labelled by --names):
+
+    python bench/heldout_vae_loss.py data/carracing-heldout/rollouts --z 32 --names ConvVAE VAE-GAN \
+        results/carracing-v500/vae.weights.h5 results/carracing-v500-vaegan/vae.weights.h5 --png recon.png
 """
 import argparse
 import os
@@ -18,16 +23,38 @@ import arch  # noqa: E402
 import rollouts  # noqa: E402
 
 
-def pixel_losses(weights, frames, z_size, batch=256):
+def reconstruct(weights, frames, z_size, batch=256):
+    """(frames as floats in [0, 1], their reconstructions from the mean code), each (N, 64, 64, 3)."""
     vae = arch.ConvVAE(z_size)
     vae.load_weights(weights)
-    out = []
+    xs, ys = [], []
     for i in range(0, len(frames), batch):
         x = keras.ops.convert_to_numpy(arch.ConvVAE.to_float(frames[i:i + batch]))
         mu, _ = vae.encode(x)
-        y = keras.ops.convert_to_numpy(vae.decoder(mu))
-        out.append(((y - x) ** 2).reshape(len(x), -1).sum(1))
-    return np.concatenate(out)
+        xs.append(x)
+        ys.append(keras.ops.convert_to_numpy(vae.decoder(mu)))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def pixel_losses(x, y):
+    return ((y - x) ** 2).reshape(len(x), -1).sum(1)
+
+
+def draw(path, x, recons, names, n):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    idx = np.linspace(0, len(x) - 1, n).astype(int)
+    rows = [("held-out frame", x)] + list(zip(names, recons))
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n, 1.4 * len(rows)), squeeze=False)
+    for r, (name, images) in enumerate(rows):
+        for c, i in enumerate(idx):
+            axes[r, c].imshow(np.clip(images[i], 0, 1))
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"wrote {path}")
 
 
 def main():
@@ -35,15 +62,24 @@ def main():
     p.add_argument("rollouts", help="a folder of episode files (ep_*.npz) none of the V's trained on")
     p.add_argument("weights", nargs="+", help="vae.weights.h5 files")
     p.add_argument("--z", type=int, default=64)
+    p.add_argument("--png", help="draw held-out frames and each V's reconstructions to this file")
+    p.add_argument("--names", nargs="+", help="a row label per weights file (default: the paths)")
+    p.add_argument("--frames", type=int, default=8, help="frames in the figure, evenly spaced")
     args = p.parse_args()
+    names = args.names or args.weights
+    if len(names) != len(args.weights):
+        p.error(f"--names gives {len(names)} labels for {len(args.weights)} weights files")
     frames = np.concatenate([rollouts.load(f, rollouts.ROLLOUT)["obs"]
                              for f in rollouts.list_episodes(args.rollouts, "01_generate_data.py")])
-    losses = [pixel_losses(w, frames, args.z) for w in args.weights]
+    pairs = [reconstruct(w, frames, args.z) for w in args.weights]
+    losses = [pixel_losses(x, y) for x, y in pairs]
     print(f"{len(frames)} held-out frames from {args.rollouts}")
     for w, e in zip(args.weights, losses):
         d = e - losses[0]
         print(f"{w}: {e.mean():.2f} +- {e.std() / np.sqrt(len(e)):.2f} (se); paired difference to the first "
               f"{d.mean():+.2f} +- {d.std() / np.sqrt(len(d)):.2f}")
+    if args.png:
+        draw(args.png, pairs[0][0], [y for _, y in pairs], names, args.frames)
 
 
 if __name__ == "__main__":
