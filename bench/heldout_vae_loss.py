@@ -7,8 +7,8 @@ Prints each V's mean loss with its standard error, and each V's paired differenc
 With --png, also draws the same held-out frames (top row) and each V's reconstruction of them (a row
 each, labelled by --names):
 
-    python bench/heldout_vae_loss.py data/carracing-heldout/rollouts --z 32 --names ConvVAE VAE-GAN \
-        results/carracing-v500/vae.weights.h5 results/carracing-v500-vaegan/vae.weights.h5 --png recon.png
+    python bench/heldout_vae_loss.py data/carracing-heldout/rollouts results/carracing-v500/vae.weights.h5 \
+        results/carracing-v500-vaegan/vae.weights.h5 --z 32 --names ConvVAE VAE-GAN --png recon.png
 """
 import argparse
 import os
@@ -23,33 +23,32 @@ import arch  # noqa: E402
 import rollouts  # noqa: E402
 
 
-def reconstruct(weights, frames, z_size, batch=256):
-    """(frames as floats in [0, 1], their reconstructions from the mean code), each (N, 64, 64, 3)."""
+def pixel_losses(weights, frames, z_size, keep=(), batch=256):
+    """Each frame's loss from its mean code, and the reconstructions (float, [0, 1]) of the frames
+    at the sorted indices `keep`."""
     vae = arch.ConvVAE(z_size)
     vae.load_weights(weights)
-    xs, ys = [], []
+    out, kept = [], []
     for i in range(0, len(frames), batch):
         x = keras.ops.convert_to_numpy(arch.ConvVAE.to_float(frames[i:i + batch]))
         mu, _ = vae.encode(x)
-        xs.append(x)
-        ys.append(keras.ops.convert_to_numpy(vae.decoder(mu)))
-    return np.concatenate(xs), np.concatenate(ys)
+        y = keras.ops.convert_to_numpy(vae.decoder(mu))
+        out.append(((y - x) ** 2).reshape(len(x), -1).sum(1))
+        kept.append(y[[j - i for j in keep if i <= j < i + len(x)]])
+    return np.concatenate(out), np.concatenate(kept)
 
 
-def pixel_losses(x, y):
-    return ((y - x) ** 2).reshape(len(x), -1).sum(1)
-
-
-def draw(path, x, recons, names, n):
+def draw(path, frames, recons, names):
+    """The held-out frames (uint8) in the top row, each V's reconstructions of them below."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    idx = np.linspace(0, len(x) - 1, n).astype(int)
-    rows = [("held-out frame", x)] + list(zip(names, recons))
+    rows = [("held-out frame", frames)] + list(zip(names, (np.clip(y, 0, 1) for y in recons)))
+    n = len(frames)
     fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n, 1.4 * len(rows)), squeeze=False)
     for r, (name, images) in enumerate(rows):
-        for c, i in enumerate(idx):
-            axes[r, c].imshow(np.clip(images[i], 0, 1))
+        for c in range(n):
+            axes[r, c].imshow(images[c])
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(name, fontsize=8)
     fig.tight_layout()
@@ -71,15 +70,15 @@ def main():
         p.error(f"--names gives {len(names)} labels for {len(args.weights)} weights files")
     frames = np.concatenate([rollouts.load(f, rollouts.ROLLOUT)["obs"]
                              for f in rollouts.list_episodes(args.rollouts, "01_generate_data.py")])
-    pairs = [reconstruct(w, frames, args.z) for w in args.weights]
-    losses = [pixel_losses(x, y) for x, y in pairs]
+    keep = np.linspace(0, len(frames) - 1, args.frames).astype(int) if args.png else []
+    losses, recons = zip(*(pixel_losses(w, frames, args.z, keep) for w in args.weights))
     print(f"{len(frames)} held-out frames from {args.rollouts}")
     for w, e in zip(args.weights, losses):
         d = e - losses[0]
         print(f"{w}: {e.mean():.2f} +- {e.std() / np.sqrt(len(e)):.2f} (se); paired difference to the first "
               f"{d.mean():+.2f} +- {d.std() / np.sqrt(len(d)):.2f}")
     if args.png:
-        draw(args.png, pairs[0][0], [y for _, y in pairs], names, args.frames)
+        draw(args.png, frames[keep], recons, names)
 
 
 if __name__ == "__main__":
