@@ -33,12 +33,12 @@ import time
 
 import numpy as np
 
-import collect
-import config
-import envs
-import fileio
-import npmodels
-import rollouts
+from worldmodels import collect
+from worldmodels import config
+from worldmodels import envs
+from worldmodels.storage import fileio
+from worldmodels import npmodels
+from worldmodels.storage import episodes
 
 STAGE = "01"
 
@@ -58,7 +58,7 @@ def work(job):
             npmodels.set_blas_threads(1)  # parallelism comes from the workers
             _agent = (npmodels.WorldModel.load(agent[0]), *agent[1:])
         data = collect.rollout(cfg, _env, seed, _agent if agent else None)
-        rollouts.save(path, **data)
+        episodes.save(path, **data)
         return seed, len(data["done"])
     except Exception as e:  # re-raised in the parent as one picklable error
         raise RuntimeError(f"episode seed {seed} ({os.path.basename(path)}): {type(e).__name__}: {e}") from None
@@ -70,7 +70,7 @@ def intact(path, cfg):
     if not os.path.exists(path):
         return False
     try:
-        rollouts.check_header(path, rollouts.ROLLOUT, rollouts.widths(cfg))
+        episodes.check_header(path, episodes.ROLLOUT, episodes.widths(cfg))
         return True
     except fileio.DataError as e:
         print(f"[{STAGE}] replacing a bad episode file: {e}")
@@ -87,7 +87,7 @@ def main():
     fileio.remove_stale_tmp(out_dir)  # leftovers of an interrupted run
 
     seeds = [collect.episode_seed(cfg, i) for i in range(cfg.data.episodes)]
-    paths = {s: os.path.join(out_dir, rollouts.episode_name(s)) for s in seeds}
+    paths = {s: os.path.join(out_dir, episodes.episode_name(s)) for s in seeds}
     todo = seeds if args.redo else [s for s in seeds if not intact(paths[s], cfg)]
     if not todo:
         print(f"[{STAGE}] done: all {len(seeds)} episodes already in {out_dir}, each checked (--redo to regenerate)")

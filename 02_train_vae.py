@@ -24,10 +24,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import arch  # noqa: E402
-import config  # noqa: E402
-import fileio  # noqa: E402
-import rollouts  # noqa: E402
-import training  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
+from worldmodels import training  # noqa: E402
 
 STAGE = "02_train_vae"
 
@@ -40,7 +40,7 @@ def pools(files, pool_size, seed, epoch):
 
 def pool_batches(files, idx, batch_size, seed, epoch, pool_no, widths=None):
     """Shuffled full batches of uint8 frames from the episodes in one pool (remainder dropped)."""
-    frames = np.concatenate([rollouts.load(files[i], rollouts.ROLLOUT, widths)["obs"] for i in idx])
+    frames = np.concatenate([episodes.load(files[i], episodes.ROLLOUT, widths)["obs"] for i in idx])
     perm = np.random.default_rng([seed, epoch, pool_no]).permutation(len(frames))
     for start in range(0, len(frames) - batch_size + 1, batch_size):
         yield frames[perm[start:start + batch_size]]
@@ -48,7 +48,7 @@ def pool_batches(files, idx, batch_size, seed, epoch, pool_no, widths=None):
 
 def estimate_batches(files, batch_size):
     """Batches per epoch, for the progress bar (pools drop their last partial batch)."""
-    return max(1, sum(rollouts.num_steps(f) for f in files) // batch_size)
+    return max(1, sum(episodes.num_steps(f) for f in files) // batch_size)
 
 
 def save_reconstructions(vae, files, path, n=8):
@@ -56,10 +56,10 @@ def save_reconstructions(vae, files, path, n=8):
     from PIL import Image
     frames = []
     for f in files[:n]:
-        obs = rollouts.load(f, rollouts.ROLLOUT)["obs"]
+        obs = episodes.load(f, episodes.ROLLOUT)["obs"]
         frames.append(obs[len(obs) // 2])
     while len(frames) < n:  # fewer episodes than panels: take more frames from the first one
-        obs = rollouts.load(files[0], rollouts.ROLLOUT)["obs"]
+        obs = episodes.load(files[0], episodes.ROLLOUT)["obs"]
         frames.append(obs[(len(frames) * 7) % len(obs)])
     x = np.stack(frames)
     mu, _ = vae.encode(arch.ConvVAE.to_float(x))
@@ -81,7 +81,7 @@ def main():
     ckpt_dir = os.path.join(data_dir, "ckpt", "vae")
     rollouts_dir = config.rollouts_dir(cfg)
     try:
-        files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
+        files = episodes.list_episodes(rollouts_dir, "01_generate_data.py")
     except fileio.DataError:
         files = None  # no rollouts on disk: nothing to compare a finished V with
     inputs = files and training.episodes_signature(files)
@@ -93,9 +93,9 @@ def main():
     fileio.remove_stale_tmp(run_dir)
     fileio.remove_stale_tmp(ckpt_dir)
     if files is None:  # there is training to do: the error naming the folder and stage 01
-        files = rollouts.list_episodes(rollouts_dir, "01_generate_data.py")
+        files = episodes.list_episodes(rollouts_dir, "01_generate_data.py")
         inputs = training.episodes_signature(files)
-    widths = rollouts.widths(cfg)
+    widths = episodes.widths(cfg)
     vc = cfg.vae
 
     keras.utils.set_random_seed(cfg.seed)

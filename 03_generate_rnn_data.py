@@ -21,9 +21,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import arch  # noqa: E402
-import config  # noqa: E402
-import fileio  # noqa: E402
-import rollouts  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 STAGE = "03_generate_rnn_data"
 BATCH = 500  # frames per encoder call
@@ -34,7 +34,7 @@ def made_by(path, vae_hash, widths):
     if not os.path.exists(path):
         return False
     try:
-        rollouts.check_header(path, rollouts.SERIES, widths)
+        episodes.check_header(path, episodes.SERIES, widths)
         return str(fileio.load_npz(path, ["vae_hash"])["vae_hash"]) == vae_hash
     except fileio.DataError:
         return False  # corrupt or of another shape: redo it
@@ -56,12 +56,12 @@ def main():
     vae_path = os.path.join(run_dir, "vae.weights.h5")
     if not os.path.exists(vae_path):
         raise fileio.DataError(f"{vae_path}: VAE weights not found; run 02_train_vae.py first")
-    files = rollouts.list_episodes(config.rollouts_dir(cfg), "01_generate_data.py")
+    files = episodes.list_episodes(config.rollouts_dir(cfg), "01_generate_data.py")
     names = [os.path.basename(f) for f in files]
     series_dir = os.path.join(data_dir, "series")
     init_path = os.path.join(run_dir, "initial_z.npz")
     vae_hash = fileio.file_sha1(vae_path)[:16]
-    widths = rollouts.widths(cfg)
+    widths = episodes.widths(cfg)
     todo = [f for f in files if args.redo or not made_by(os.path.join(series_dir, os.path.basename(f)), vae_hash,
                                                           widths)]
     on_disk = set(os.listdir(series_dir)) if os.path.isdir(series_dir) else set()
@@ -89,7 +89,7 @@ def main():
     t0, frames = time.time(), 0
     print(f"[{STAGE}] encoding {len(todo)} of {len(files)} episodes ({len(files) - len(todo)} already done)")
     for path in config.progress(todo, desc="encode", unit="episode"):
-        ep = rollouts.load(path, rollouts.ROLLOUT, widths)
+        ep = episodes.load(path, episodes.ROLLOUT, widths)
         mus, logvars = [], []
         for start in range(0, len(ep["obs"]), BATCH):
             mu, logvar = encode(ep["obs"][start:start + BATCH])
@@ -98,11 +98,11 @@ def main():
         mu, logvar = np.concatenate(mus), np.concatenate(logvars)
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(logvar))):
             raise fileio.DataError(f"{path}: the VAE produced NaN/inf codes; is {vae_path} a diverged model?")
-        rollouts.save(os.path.join(series_dir, os.path.basename(path)), mu=mu, logvar=logvar,
+        episodes.save(os.path.join(series_dir, os.path.basename(path)), mu=mu, logvar=logvar,
                       action=ep["action"], reward=ep["reward"], done=ep["done"], vae_hash=np.array(vae_hash))
         frames += len(mu)
 
-    firsts = [rollouts.load(os.path.join(series_dir, name), rollouts.SERIES, widths) for name in names]
+    firsts = [episodes.load(os.path.join(series_dir, name), episodes.SERIES, widths) for name in names]
     fileio.save_npz(init_path, mu=np.stack([s["mu"][0] for s in firsts]), logvar=np.stack([s["logvar"][0] for s in firsts]),
                     episodes=np.array(names), vae_hash=np.array(vae_hash))
     config.save(cfg, run_dir, STAGE)

@@ -23,22 +23,22 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import arch  # noqa: E402
-import config  # noqa: E402
-import fileio  # noqa: E402
-import npmodels  # noqa: E402
-import rollouts  # noqa: E402
-import training  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
+from worldmodels import training  # noqa: E402
 
 STAGE = "04_train_rnn"
 
 
 def load_stream(files, widths):
-    """All episodes as one stream (training.join_episodes), each file's widths (rollouts.widths) checked."""
-    def episodes():
+    """All episodes as one stream (training.join_episodes), each file's widths (episodes.widths) checked."""
+    def series():
         for path in config.progress(files, desc="load series", unit="episode"):
-            s = rollouts.load(path, rollouts.SERIES, widths)
+            s = episodes.load(path, episodes.SERIES, widths)
             yield s["mu"], s["logvar"], s["action"], s["reward"], s["done"]
-    return training.join_episodes(episodes())
+    return training.join_episodes(series())
 
 
 def make_batch(stream, starts, seq_len, rng):
@@ -82,9 +82,9 @@ def main():
     fileio.RunLock(run_dir, STAGE).acquire()  # one writer at a time
     fileio.remove_stale_tmp(run_dir)
     fileio.remove_stale_tmp(ckpt_dir)
-    files = rollouts.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
+    files = episodes.list_episodes(os.path.join(data_dir, "series"), "03_generate_rnn_data.py")
     rc, z_size = cfg.rnn, cfg.vae.z_size
-    widths = rollouts.widths(cfg)
+    widths = episodes.widths(cfg)
     action_size = widths["action"]
 
     stream = load_stream(files, widths)

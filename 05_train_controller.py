@@ -70,12 +70,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-import config  # noqa: E402
-import es  # noqa: E402
-import fileio  # noqa: E402
-import rollouts  # noqa: E402
-from fileio import file_sha1  # noqa: E402
-from npmodels import record_arithmetic  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels import es  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
+from worldmodels.storage.fileio import file_sha1  # noqa: E402
+from worldmodels.npmodels import record_arithmetic  # noqa: E402
 
 STAGE = "05_train_controller"
 EVAL_SEED = 1_500_000_000  # real/dream evaluation episodes: far from the data seeds (< 1e6 * seed + 1e4)
@@ -93,7 +93,7 @@ def paths(cfg):
 
 def require(path, stage):
     if not os.path.exists(path):
-        raise rollouts.DataError(f"{path}: not found; run {stage} first")
+        raise episodes.DataError(f"{path}: not found; run {stage} first")
 
 
 def cached(key, make):
@@ -105,11 +105,11 @@ def cached(key, make):
 def world_model(path, sha1=None):
     """The world model in `path` (loaded once per process while the file is unchanged); with `sha1`,
     a DataError unless the file still has that hash: a run trains and scores on one world model."""
-    import npmodels
+    from worldmodels import npmodels
 
     def load():
         if sha1 is not None and (now := file_sha1(path)) != sha1:
-            raise rollouts.DataError(f"{path} changed during the run (sha1 {sha1[:12]} at its start, {now[:12]} "
+            raise episodes.DataError(f"{path} changed during the run (sha1 {sha1[:12]} at its start, {now[:12]} "
                                      "now): stopped, so that its record names the one world model it used; "
                                      "restore the file, or start a run of the new one (--redo or another "
                                      "controller.dir)")
@@ -118,7 +118,7 @@ def world_model(path, sha1=None):
 
 
 def initial_z(path, z_size):
-    import dream
+    from worldmodels import dream
     return cached(("init", path, os.path.getmtime(path)), lambda: dream.load_initial_z(path, z_size))
 
 
@@ -126,7 +126,7 @@ def games(cfg, training, n):
     """n real games, made once per process (more are added when more are asked for) and closed at
     exit; training=True lets env.no_progress_steps end episodes early (never in --eval). Doom: each
     is its own ViZDoom engine."""
-    import envs
+    from worldmodels import envs
     made = cached(("envs", cfg.experiment, training, json.dumps(cfg.env, sort_keys=True)), list)
     while len(made) < n:
         env = envs.make_env(cfg, training=training)
@@ -192,7 +192,7 @@ class Rollouts:
         cfg = config.Config(self.cfg)
         p = paths(cfg)
         if self.mode == "dream":
-            import dream
+            from worldmodels import dream
             wm = world_model(p["wm"], self.wm_sha1)
             mu, logvar = initial_z(p["init"], wm.z_size)
             if self.ensemble and cfg.controller.ensemble:  # trials split over M and the other dreams
@@ -203,7 +203,7 @@ class Rollouts:
             return dream.dream_rollouts(wm, mu, logvar, params, trials, cfg.controller.temperature,
                                         self.max_steps, seed=[int(s) for s in seeds], inputs=cfg.controller.inputs,
                                         group=self.group)
-        import npmodels
+        from worldmodels import npmodels
         envs_ = games(cfg, self.training, trials)
         wm = world_model(p["wm"], self.wm_sha1) if self.policy == "controller" else None
         low, high = envs_[0].action_space.low, envs_[0].action_space.high
@@ -225,11 +225,11 @@ class Rollouts:
 
 # ----------------------------------------------------------------------------- train / eval
 def check_world_model(cfg, p, need_init):
-    import npmodels
+    from worldmodels import npmodels
     require(p["wm"], "04_train_rnn.py")
     wm = world_model(p["wm"])
     if wm.experiment != cfg.experiment or wm.z_size != cfg.vae.z_size or wm.hidden != cfg.rnn.hidden:
-        raise rollouts.DataError(f"{p['wm']}: a {wm.experiment} world model with z={wm.z_size}, hidden={wm.hidden}; "
+        raise episodes.DataError(f"{p['wm']}: a {wm.experiment} world model with z={wm.z_size}, hidden={wm.hidden}; "
                                  f"the config wants {cfg.experiment}, z={cfg.vae.z_size}, hidden={cfg.rnn.hidden}")
     if need_init:
         require(p["init"], "03_generate_rnn_data.py")
@@ -247,9 +247,9 @@ def check_ensemble(cfg, wm_path):
     if not paths_:
         return []
     if cfg.controller.mode != "dream" or cfg.controller.trials % (len(paths_) + 1):
-        raise rollouts.DataError(f"controller.ensemble needs controller.mode=dream and controller.trials "
+        raise episodes.DataError(f"controller.ensemble needs controller.mode=dream and controller.trials "
                                  f"({cfg.controller.trials}) a multiple of {len(paths_) + 1} (M + the ensemble)")
-    import npmodels
+    from worldmodels import npmodels
 
     def encoder(path):
         return {k: v for k, v in npmodels.read_world_model(path)[1].items() if k.startswith("enc_")}
@@ -260,12 +260,12 @@ def check_ensemble(cfg, wm_path):
         other = world_model(path)
         if (other.experiment, other.z_size, other.hidden, other.predict_done, other.predict_reward) != \
                 (own.experiment, own.z_size, own.hidden, own.predict_done, own.predict_reward):
-            raise rollouts.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
+            raise episodes.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
                                      f"hidden={other.hidden}; {wm_path} has {own.experiment}, z={own.z_size}, "
                                      f"hidden={own.hidden}")
         other_enc = encoder(path)
         if sorted(other_enc) != sorted(enc) or any(not np.array_equal(other_enc[k], v) for k, v in enc.items()):
-            raise rollouts.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
+            raise episodes.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
                                      "needs one V so that z means the same in every dream")
     return [file_sha1(path) for path in paths_]
 
@@ -277,7 +277,7 @@ def train(cfg, args, executor):
         raise SystemExit(f"[{STAGE}] controller.mode must be dream or real, got {c.mode!r}")
     wm, controller = check_world_model(cfg, p, need_init=False)
     n_params = controller.size
-    import dream
+    from worldmodels import dream
     if c.mode == "dream" and dream.reward_source(wm) is None:
         head = "reward" if cfg.experiment == "carracing" else "done"
         raise SystemExit(f"[{STAGE}] {p['wm']} has no {head} head (rnn.predict_{head}=false), so the dream pays "
@@ -310,7 +310,7 @@ def train(cfg, args, executor):
         except (FileNotFoundError, ValueError, fileio.DataError) as e:
             raise SystemExit(f"[{STAGE}] controller.init_from: {e}") from None
         meta["init_from"], identity["init_sha1"] = c.init_from, file_sha1(c.init_from)
-        from npmodels import saved_inputs
+        from worldmodels.npmodels import saved_inputs
         form = " (a z controller: zeros on M's state)" if saved_inputs(c.init_from) != c.inputs else ""
         print(f"[{STAGE}] CMA-ES starts from {c.init_from}{form} (a warm start)", flush=True)
     if ensemble:  # only then, so that runs made before this key resume as they were
@@ -366,7 +366,7 @@ def judge(cfg):
 
 
 def evaluate(cfg, args, executor):
-    import dream
+    from worldmodels import dream
     p = paths(cfg)
     c = cfg.controller
     n = c.real_eval_episodes
@@ -381,12 +381,12 @@ def evaluate(cfg, args, executor):
         default = os.path.join(p["out"], "best.npz")
         params_path = args.params or default
         if not os.path.exists(params_path):
-            raise rollouts.DataError(f"{params_path}: controller not found; run 05_train_controller.py "
+            raise episodes.DataError(f"{params_path}: controller not found; run 05_train_controller.py "
                                      "(without --eval) first, or give --params PATH")
         try:
             params = controller.load(params_path)
         except (ValueError, fileio.DataError) as e:
-            raise rollouts.DataError(str(e)) from None
+            raise episodes.DataError(str(e)) from None
         fn = Rollouts(judge(cfg), "real", "controller", cfg.env.max_steps, blocks=True)
         same = os.path.abspath(params_path) == os.path.abspath(default)
         out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
@@ -453,7 +453,7 @@ def set_aside(path, old, info):
         return False
     aside = f"{os.path.splitext(path)[0]}-{theirs}.json"
     if os.path.exists(aside):
-        raise rollouts.DataError(f"{path} holds a {theirs} record and {aside} exists too: move one of them "
+        raise episodes.DataError(f"{path} holds a {theirs} record and {aside} exists too: move one of them "
                                  f"away, or --redo to replace {path}")
     os.replace(path, aside)
     print(f"[{STAGE}] {path} was played in {theirs}: kept as {aside}")
@@ -507,7 +507,7 @@ def main(executor):
     cfg = config.from_args(args)
     try:
         (evaluate if args.eval else train)(cfg, args, executor)
-    except (rollouts.DataError, es.EvaluationError) as e:
+    except (episodes.DataError, es.EvaluationError) as e:
         raise SystemExit(f"[{STAGE}] error: {e}")
 
 

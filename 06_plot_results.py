@@ -14,9 +14,9 @@ import os
 import numpy as np
 from PIL import Image
 
-import config
-import fileio
-import npmodels
+from worldmodels import config
+from worldmodels.storage import fileio
+from worldmodels import npmodels
 
 STAGE = "06_plot_results"
 
@@ -101,7 +101,7 @@ def save_gif(frames, path, scale=2, stride=2, fps=15):
 
 def real_episode(cfg, wm, params, seed, max_frames):
     """Frames of one real episode: the 64x64 frame the agent sees beside V's reconstruction of it."""
-    import envs
+    from worldmodels import envs
     env = envs.make_env(cfg)
     agent = npmodels.Agent(wm, params, np.random.default_rng(seed), cfg.controller.inputs)
     obs, _ = env.reset(seed=seed)
@@ -120,7 +120,7 @@ def real_episode(cfg, wm, params, seed, max_frames):
 
 
 def dream_episode(cfg, wm, init, params, seed, max_frames):
-    import dream
+    from worldmodels import dream
     env = dream.DreamEnv(wm, (init["mu"], init["logvar"]), temperature=cfg.controller.temperature,
                          max_steps=cfg.controller.max_steps, render_mode="rgb_array", inputs=cfg.controller.inputs)
     obs, _ = env.reset(seed=seed)

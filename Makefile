@@ -69,10 +69,10 @@ DOOM_PHASES := doom-cpu/phase1 doom-cpu/phase2 doom-cpu/phase3 doom-cpu/phase4 c
 TAUS ?= 1.15 1.00 1.30 0.50 0.10 1.25
 doom: setup
 	@set -e; $(STAGE); \
-	  wm=$$($(PY) config.py --config doom cpu $(EXTRA))/world_model.npz; \
+	  wm=$$($(PY) -m worldmodels.config --config doom cpu $(EXTRA))/world_model.npz; \
 	  if [ -f $$wm ]; then echo "$$wm exists: V and M are not trained again"; else \
 	    for p in $(DOOM_PHASES); do c="--config doom $$p $(EXTRA)"; \
-	      log=$$($(PY) config.py $$c)/timings.tsv; \
+	      log=$$($(PY) -m worldmodels.config $$c)/timings.tsv; \
 	      echo "=== $$c ==="; \
 	      stage $$log $(PY) 01_generate_data.py     $$c; \
 	      stage $$log $(PY) 02_train_vae.py         $$c; \
@@ -95,7 +95,7 @@ doom: setup
 ROWS ?= zh z z_hidden
 carracing: setup
 	@set -e; $(STAGE); c="--config carracing cpu $(EXTRA)"; \
-	  run=$$($(PY) config.py $$c); log=$$run/timings.tsv; \
+	  run=$$($(PY) -m worldmodels.config $$c); log=$$run/timings.tsv; \
 	  if [ -f $$run/world_model.npz ]; then echo "$$run/world_model.npz exists: V and M are not trained again"; else \
 	    stage $$log $(PY) 01_generate_data.py     $$c; \
 	    stage $$log $(PY) 02_train_vae.py         $$c; \
@@ -116,7 +116,7 @@ carracing: setup
 DREAM_TAUS ?= 1.00 1.15 1.30 0.50
 carracing-dream: setup
 	@set -e; $(STAGE); c="--config carracing cpu experiments/carracing-dream $(EXTRA)"; \
-	  log=$$($(PY) config.py $$c)/timings.tsv; \
+	  log=$$($(PY) -m worldmodels.config $$c)/timings.tsv; \
 	  stage $$log $(PY) 01_generate_data.py     $$c; \
 	  stage $$log $(PY) 02_train_vae.py         $$c; \
 	  stage $$log $(PY) 03_generate_rnn_data.py $$c; \

@@ -57,9 +57,9 @@ def play(row, episodes, arithmetic):
     """The child: `episodes` stock episodes of results/carracing/<row>/best.npz; prints JSON scores."""
     import numpy as np
     sys.path.insert(0, ROOT)
-    import config
-    import envs
-    import npmodels
+    from worldmodels import config
+    from worldmodels import envs
+    from worldmodels import npmodels
     cfg = config.load(["carracing", "cpu"], ["env.fast_render=false"])
     wm = npmodels.WorldModel.load(os.path.join(ROOT, "results", "carracing", "world_model.npz"))
     params = np.load(os.path.join(ROOT, "results", "carracing", row, "best.npz"))["params"]

@@ -22,8 +22,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import npmodels  # noqa: E402
-import rollouts  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 NEAR = 5  # a flag this many steps before the death counts as a hit
 LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
@@ -75,12 +75,12 @@ def main():
     p.add_argument("--world-model", nargs="+", required=True)
     p.add_argument("--split", type=int, default=None, help="seeds >= this form a second group")
     args = p.parse_args()
-    files = rollouts.list_episodes(args.rollouts, "01_generate_data.py")
+    files = episodes.list_episodes(args.rollouts, "01_generate_data.py")
     seed = [int(os.path.basename(f)[3:-4]) for f in files]
     groups = {"all": files} if args.split is None else {
         f"seeds < {args.split}": [f for f, s in zip(files, seed) if s < args.split],
         f"seeds >= {args.split}": [f for f, s in zip(files, seed) if s >= args.split]}
-    data = {g: [rollouts.load(f, rollouts.ROLLOUT) for f in fs] for g, fs in groups.items() if fs}
+    data = {g: [episodes.load(f, episodes.ROLLOUT) for f in fs] for g, fs in groups.items() if fs}
     for path in args.world_model:
         wm = npmodels.WorldModel.load(path)
         if not wm.predict_done:

@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import dream  # noqa: E402
-import npmodels  # noqa: E402
+from worldmodels import dream  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
 
 Z, A, H, K = 64, 1, 512, 5
 

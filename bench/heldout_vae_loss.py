@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 import arch  # noqa: E402
-import rollouts  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 
 def pixel_losses(weights, frames, z_size, keep=(), batch=256):
@@ -68,8 +68,8 @@ def main():
     names = args.names or args.weights
     if len(names) != len(args.weights):
         p.error(f"--names gives {len(names)} labels for {len(args.weights)} weights files")
-    frames = np.concatenate([rollouts.load(f, rollouts.ROLLOUT)["obs"]
-                             for f in rollouts.list_episodes(args.rollouts, "01_generate_data.py")])
+    frames = np.concatenate([episodes.load(f, episodes.ROLLOUT)["obs"]
+                             for f in episodes.list_episodes(args.rollouts, "01_generate_data.py")])
     keep = np.linspace(0, len(frames) - 1, args.frames).astype(int) if args.png else []
     losses, recons = zip(*(pixel_losses(w, frames, args.z, keep) for w in args.weights))
     print(f"{len(frames)} held-out frames from {args.rollouts}")

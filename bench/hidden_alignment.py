@@ -20,8 +20,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import npmodels  # noqa: E402
-import rollouts  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 
 def states(wm, episodes):
@@ -49,23 +49,23 @@ def main():
     p.add_argument("--world-model", nargs="+", required=True, help="the reference first, then the others")
     args = p.parse_args()
     t0 = time.time()
-    episodes = []
+    loaded = []
     for i in range(args.first, args.first + args.count):
-        path = os.path.join(args.series, rollouts.episode_name(i))
+        path = os.path.join(args.series, episodes.episode_name(i))
         try:
-            ep = rollouts.load(path, rollouts.SERIES)
-        except rollouts.DataError as e:
+            ep = episodes.load(path, episodes.SERIES)
+        except episodes.DataError as e:
             raise SystemExit(f"[hidden_alignment] {e}")
-        episodes.append({"mu": ep["mu"].astype(np.float32), "action": ep["action"].astype(np.float32)})
-    steps = sum(len(e["mu"]) for e in episodes)
+        loaded.append({"mu": ep["mu"].astype(np.float32), "action": ep["action"].astype(np.float32)})
+    steps = sum(len(e["mu"]) for e in loaded)
     print(f"{args.count} episodes ({steps:,} steps) from {args.series}")
     ref = None
     for path in args.world_model:
         try:
             wm = npmodels.WorldModel.load(path)
-        except rollouts.DataError as e:  # names the path
+        except episodes.DataError as e:  # names the path
             raise SystemExit(f"[hidden_alignment] {e}")
-        h, c = states(wm, episodes)
+        h, c = states(wm, loaded)
         if ref is None:
             ref = (h, c)
         rh, rc = unit_correlation(ref[0], h), unit_correlation(ref[1], c)

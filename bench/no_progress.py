@@ -20,8 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
-import config  # noqa: E402
-import envs  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels import envs  # noqa: E402
 
 
 def policy(name, cfg, seed):

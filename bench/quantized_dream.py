@@ -19,8 +19,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import dream  # noqa: E402
-import npmodels  # noqa: E402
+from worldmodels import dream  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
 
 STEP = 1e-4  # orig doomrnn.py: weights saved as np.round(w * 10000).astype(int), loaded as / 10000
 

@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import config  # noqa: E402
-import envs  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels import envs  # noqa: E402
 
 POLICIES = ("repeat", "uniform", "orig")
 

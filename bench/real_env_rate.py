@@ -30,9 +30,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # as 05_train_controller.py runs (one BLAS thread per process)
 import numpy as np  # noqa: E402
 
-import config  # noqa: E402
-import envs  # noqa: E402
-import npmodels  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels import envs  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
 
 
 def random_world_model(cfg, seed=0):

@@ -21,10 +21,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import config  # noqa: E402
-import dream  # noqa: E402
-import envs  # noqa: E402
-import npmodels  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels import dream  # noqa: E402
+from worldmodels import envs  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
 
 
 def main():

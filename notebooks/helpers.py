@@ -24,13 +24,13 @@ def setup(game="doom"):
     os.chdir(ROOT)
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    import npmodels
+    from worldmodels import npmodels
     npmodels.set_blas_threads(1)
 
 
 def load_config(overrides=()):
     """The shipped run's config (--config GAME cpu)."""
-    import config
+    from worldmodels import config
     return config.load([GAME, "cpu"], list(overrides))
 
 
@@ -46,7 +46,7 @@ def random_episode(cfg, seed, max_steps=None):
     float32; terminated (True if the game ended the episode after the last action: Doom's player
     died, CarRacing's car left the playfield; False if capped).
     """
-    import envs
+    from worldmodels import envs
     env = envs.make_env(cfg)
     policy = envs.RandomPolicy(cfg, np.random.default_rng(seed))
     obs, _ = env.reset(seed=seed)

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="module")
 def one_blas_thread():
     """Small matmuls run faster on one thread, and much faster on a busy machine."""
-    import npmodels
+    from worldmodels import npmodels
     previous = npmodels.set_blas_threads(1)
     yield
     if previous is not None:

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-import npmodels
+from worldmodels import npmodels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")

@@ -12,7 +12,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import average_controllers  # noqa: E402
-import es  # noqa: E402
+from worldmodels import es  # noqa: E402
 
 TOOL = os.path.join(ROOT, "tools", "average_controllers.py")
 

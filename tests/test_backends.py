@@ -22,12 +22,14 @@ COMPARE = """
 import json, sys
 import numpy as np
 import keras
-import arch, npmodels, rollouts
+import arch
+from worldmodels import npmodels
+from worldmodels.storage import episodes
 res, data = sys.argv[1], sys.argv[2]
 wm = npmodels.WorldModel.load(res + "/world_model.npz")
 vae = arch.ConvVAE(wm.z_size)
 vae.load_weights(res + "/vae.weights.h5")
-frames = rollouts.load(rollouts.list_episodes(data + "/rollouts", "01")[0], rollouts.ROLLOUT)["obs"][:16]
+frames = episodes.load(episodes.list_episodes(data + "/rollouts", "01")[0], episodes.ROLLOUT)["obs"][:16]
 mu, logvar = (keras.ops.convert_to_numpy(t) for t in vae.encode(arch.ConvVAE.to_float(frames)))
 np_mu, np_logvar = wm.encode(frames)
 rnn = arch.MDNRNN(wm.z_size, 1, wm.hidden, wm.mixtures, predict_done=True)

@@ -9,9 +9,9 @@ import importlib
 import numpy as np
 import pytest
 
-import config
-import envs
-import npmodels
+from worldmodels import config
+from worldmodels import envs
+from worldmodels import npmodels
 from test_npmodels import _random_weights
 
 stage = importlib.import_module("05_train_controller")

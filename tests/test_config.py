@@ -3,7 +3,7 @@ import os
 import pytest
 import yaml
 
-import config
+from worldmodels import config
 
 
 def test_overlay_and_override():
@@ -108,7 +108,7 @@ def test_carracing_dream_overlay():
 
 def test_progress_in_a_log_writes_a_line_every_few_seconds_not_per_update(tmp_path):
     """A bar written to a file (a log, CI) with a postfix set every step: a few lines, not one per step."""
-    import config
+    from worldmodels import config
     with open(tmp_path / "log", "w") as f:
         bar = config.progress(range(200), file=f, desc="x")
         for i in bar:

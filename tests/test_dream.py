@@ -10,9 +10,9 @@ from gymnasium.utils.env_checker import check_env
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import dream  # noqa: E402
-import npmodels  # noqa: E402
-import rollouts  # noqa: E402
+from worldmodels import dream  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # conftest.py
@@ -80,7 +80,7 @@ def files(tmp_path_factory):
     wm_path, z_path = str(d / "world_model.npz"), str(d / "initial_z.npz")
     npmodels.save_world_model(wm_path, *random_weights("doom"))
     mu, logvar = initial_z()
-    rollouts.save(z_path, mu=mu, logvar=logvar)
+    episodes.save(z_path, mu=mu, logvar=logvar)
     return wm_path, z_path
 
 
@@ -96,7 +96,7 @@ def test_check_env(experiment):
 
 def test_make_registered(files):
     wm_path, z_path = files
-    env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30)
+    env = gymnasium.make("worldmodels.dream:WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30)
     obs, _ = env.reset(seed=3)
     assert obs.dtype == np.float32 and obs.shape == (Z + 2 * H,)
     # Doom features [z, c, h]: c and h are zero after reset, z comes from an initial (mu, logvar)
@@ -107,18 +107,18 @@ def test_make_registered(files):
 
 
 def test_make_without_importing_dream(files):
-    """gymnasium.make("dream:WorldModels/Dream-v0", ...) imports dream itself (gymnasium's
+    """gymnasium.make("worldmodels.dream:WorldModels/Dream-v0", ...) imports dream itself (gymnasium's
     "module:EnvId" form): a fresh interpreter that never imported dream makes and steps the env."""
     import subprocess
     wm_path, z_path = files
     code = ("import sys, gymnasium, numpy as np\n"
-            f"env = gymnasium.make('dream:WorldModels/Dream-v0', world_model={wm_path!r}, initial_z={z_path!r})\n"
+            f"env = gymnasium.make('worldmodels.dream:WorldModels/Dream-v0', world_model={wm_path!r}, initial_z={z_path!r})\n"
             "obs, _ = env.reset(seed=1)\n"
             "obs, reward, *_ = env.step(np.zeros(1, np.float32))\n"
             "print(type(env.unwrapped).__module__, obs.shape, reward)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["dream", f"({Z + 2 * H},)", "1.0"]
+    assert out.stdout.split() == ["worldmodels.dream", f"({Z + 2 * H},)", "1.0"]
 
 
 @pytest.mark.parametrize("experiment, bad", [("doom", [1.5]), ("doom", [-1.01]), ("doom", [np.nan]),
@@ -185,11 +185,11 @@ def test_render(doom):
 
 
 def test_initial_z_errors(doom, tmp_path):
-    with pytest.raises(rollouts.DataError, match="missing_z.npz"):
+    with pytest.raises(episodes.DataError, match="missing_z.npz"):
         dream.DreamEnv(doom, str(tmp_path / "missing_z.npz"))
     wrong = str(tmp_path / "wrong_z.npz")
-    rollouts.save(wrong, mu=np.zeros((3, Z + 1), np.float32), logvar=np.zeros((3, Z + 1), np.float32))
-    with pytest.raises(rollouts.DataError, match="wrong_z.npz"):
+    episodes.save(wrong, mu=np.zeros((3, Z + 1), np.float32), logvar=np.zeros((3, Z + 1), np.float32))
+    with pytest.raises(episodes.DataError, match="wrong_z.npz"):
         dream.DreamEnv(doom, wrong)
 
 
@@ -371,14 +371,14 @@ def car_files(tmp_path_factory):
     wm_path, z_path = str(d / "world_model.npz"), str(d / "initial_z.npz")
     npmodels.save_world_model(wm_path, *random_weights("carracing", reward=True), predict_reward=True)
     mu, logvar = initial_z()
-    rollouts.save(z_path, mu=mu, logvar=logvar)
+    episodes.save(z_path, mu=mu, logvar=logvar)
     return wm_path, z_path
 
 
 def test_carracing_make_registered_and_render(car_files, car):
     """gymnasium.make works for a CarRacing world model as for Doom's; render() decodes z."""
     wm_path, z_path = car_files
-    env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30,
+    env = gymnasium.make("worldmodels.dream:WorldModels/Dream-v0", world_model=wm_path, initial_z=z_path, max_steps=30,
                          temperature=1.0, render_mode="rgb_array")
     assert env.unwrapped.wm.predict_reward and env.unwrapped.experiment == "carracing"
     obs, _ = env.reset(seed=3)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import config  # noqa: E402
-import envs  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels import envs  # noqa: E402
 
 GAMES = ["doom", "carracing"]
 
@@ -151,7 +151,7 @@ def test_doom_engines_start_one_at_a_time(tmp_path):
     import fcntl
     import subprocess
     import time
-    code = ("import sys; sys.path.insert(0, %r); import config, envs; "
+    code = ("import sys; sys.path.insert(0, %r); from worldmodels import config, envs; "
             "e = envs.make_env(config.load(['doom', 'tiny'])); e.reset(seed=0); e.close(); print('started')"
             % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(envs.DOOM_INIT_LOCK, "a") as lock:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-import es
+from worldmodels import es
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
@@ -27,7 +27,7 @@ TOY = f"""
 import os, sys, time
 sys.path.insert(0, {ROOT!r})
 import numpy as np
-import es
+from worldmodels import es
 
 TARGET = np.linspace(-1.0, 1.0, {N})
 FAIL, SLEEP = os.environ.get("TOY_FAIL", ""), float(os.environ.get("TOY_SLEEP", "0"))

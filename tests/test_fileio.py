@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-import fileio
+from worldmodels.storage import fileio
 
 
 def test_atomic_write_failure_keeps_the_previous_file(tmp_path):
@@ -115,7 +115,7 @@ def test_real_full_disk(tmp_path):
 
 
 def test_corrupt_controller_params_are_named(tmp_path):
-    import es
+    from worldmodels import es
     path = tmp_path / "best.npz"
     path.write_bytes(np.random.default_rng(1).bytes(500))
     with pytest.raises(ValueError) as e:

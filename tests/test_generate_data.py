@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import rollouts  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 
 def generate(tmp_path, game, *extra):
@@ -59,11 +59,11 @@ def test_doom_rollouts_skip_and_reproduce(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "generated 4 episodes" in r.stdout
     files = episode_files(tmp_path, "doom")
-    assert [os.path.basename(f) for f in files] == [rollouts.episode_name(s) for s in range(4)]
+    assert [os.path.basename(f) for f in files] == [episodes.episode_name(s) for s in range(4)]
     assert (tmp_path / "results" / "doom-tiny" / "config.yaml").exists()
     kinds = set()
     for f in files:
-        d = rollouts.load(f, rollouts.ROLLOUT)
+        d = episodes.load(f, episodes.ROLLOUT)
         T = len(d["obs"])
         assert d["obs"].dtype == np.uint8 and d["obs"].shape == (T, 64, 64, 3)
         assert d["action"].dtype == np.float32 and d["action"].shape == (T, 1)
@@ -82,12 +82,12 @@ def test_doom_rollouts_skip_and_reproduce(tmp_path):
     assert "done" in r.stdout and mtimes(files) == before
 
     # a missing episode is regenerated, identical to before (seeded); the others are untouched
-    old = rollouts.load(files[1], rollouts.ROLLOUT)
+    old = episodes.load(files[1], episodes.ROLLOUT)
     os.remove(files[1])
     r = generate(tmp_path, "doom", "env.max_steps=200")
     assert r.returncode == 0, r.stderr
     assert "1 episodes to generate" in r.stdout
-    new = rollouts.load(files[1], rollouts.ROLLOUT)
+    new = episodes.load(files[1], episodes.ROLLOUT)
     assert all(np.array_equal(old[k], new[k]) for k in old)
     assert {f: t for f, t in mtimes(files).items() if f != files[1]} == \
         {f: t for f, t in before.items() if f != files[1]}
@@ -95,18 +95,18 @@ def test_doom_rollouts_skip_and_reproduce(tmp_path):
     # a truncated file is reported by name when read
     with open(files[2], "r+b") as fh:
         fh.truncate(os.path.getsize(files[2]) // 2)
-    with pytest.raises(rollouts.DataError, match=os.path.basename(files[2])):
-        rollouts.load(files[2], rollouts.ROLLOUT)
+    with pytest.raises(episodes.DataError, match=os.path.basename(files[2])):
+        episodes.load(files[2], episodes.ROLLOUT)
     # ... and a re-run replaces it (saying so), as it does an episode with the wrong action width
-    old3 = rollouts.load(files[3], rollouts.ROLLOUT)
-    rollouts.save(files[3], **dict(old3, action=np.zeros((len(old3["action"]), 3), np.float32)))
+    old3 = episodes.load(files[3], episodes.ROLLOUT)
+    episodes.save(files[3], **dict(old3, action=np.zeros((len(old3["action"]), 3), np.float32)))
     r = generate(tmp_path, "doom", "env.max_steps=200")
     assert r.returncode == 0, r.stderr
     assert "2 episodes to generate" in r.stdout and "replacing a bad episode file" in r.stdout
     assert os.path.basename(files[2]) in r.stdout and "expected (T, 1)" in r.stdout
-    new3 = rollouts.load(files[3], rollouts.ROLLOUT)
+    new3 = episodes.load(files[3], episodes.ROLLOUT)
     assert all(np.array_equal(old3[k], new3[k]) for k in old3)
-    rollouts.load(files[2], rollouts.ROLLOUT)
+    episodes.load(files[2], episodes.ROLLOUT)
 
 
 def test_carracing_rollouts(tmp_path):
@@ -115,14 +115,14 @@ def test_carracing_rollouts(tmp_path):
     files = episode_files(tmp_path, "carracing")
     assert len(files) == 4
     for f in files:
-        d = rollouts.load(f, rollouts.ROLLOUT)
+        d = episodes.load(f, episodes.ROLLOUT)
         assert d["obs"].shape == (60, 64, 64, 3) and d["obs"].dtype == np.uint8
         assert d["action"].shape == (60, 3) and d["action"].dtype == np.float32
         assert np.all(d["action"][:, 0] >= -1) and np.all(d["action"][:, 1:] >= 0) and np.all(d["action"] <= 1)
         assert not d["done"].any()  # cut at the cap (60 steps), not terminated
         assert np.isfinite(d["reward"]).all() and d["reward"].dtype == np.float32
-    a = rollouts.load(files[0], rollouts.ROLLOUT)["obs"]
-    b = rollouts.load(files[1], rollouts.ROLLOUT)["obs"]
+    a = episodes.load(files[0], episodes.ROLLOUT)["obs"]
+    b = episodes.load(files[1], episodes.ROLLOUT)["obs"]
     assert not np.array_equal(a, b)  # different seeds, different tracks
 
 
@@ -137,7 +137,7 @@ def test_worker_error_names_the_seed(tmp_path):
 DIES = f"""
 import importlib.util, os, sys, time
 sys.path.insert(0, {ROOT!r})
-import rollouts
+from worldmodels.storage import episodes
 
 spec = importlib.util.spec_from_file_location("generate_data", os.path.join({ROOT!r}, "01_generate_data.py"))
 stage = importlib.util.module_from_spec(spec)
@@ -148,7 +148,7 @@ real_work = stage.work
 def work(job):
     cfg, seed, path, agent = job
     if seed == 2:
-        first = [os.path.join(os.path.dirname(path), rollouts.episode_name(s)) for s in (0, 1)]
+        first = [os.path.join(os.path.dirname(path), episodes.episode_name(s)) for s in (0, 1)]
         deadline = time.time() + 120
         while time.time() < deadline and not all(map(os.path.exists, first)):
             time.sleep(0.05)
@@ -183,9 +183,9 @@ def test_worker_death_ends_the_stage(tmp_path):
     assert p.returncode != 0
     assert "a worker process died (exit code 1) while generating episodes" in err
     assert "episodes on disk are kept, run the same command again to resume" in err
-    first = [str(tmp_path / "data" / "doom-tiny" / "rollouts" / rollouts.episode_name(s)) for s in (0, 1)]
+    first = [str(tmp_path / "data" / "doom-tiny" / "rollouts" / episodes.episode_name(s)) for s in (0, 1)]
     for f in first:
-        rollouts.load(f, rollouts.ROLLOUT)
+        episodes.load(f, episodes.ROLLOUT)
     before = mtimes(first)
 
     r = generate(tmp_path, "doom")
@@ -221,9 +221,9 @@ def test_ctrl_c_stops_cleanly(tmp_path):
 def test_doom_agent_episodes(tmp_path):
     """data.agent: episodes >= agent_from are played by the shipped V + M + C (with exploration), and the
     recorded actions are the ones it played: replaying the frames through the same policy gives them."""
-    import collect
-    import config
-    import npmodels
+    from worldmodels import collect
+    from worldmodels import config
+    from worldmodels import npmodels
     shipped = os.path.join(ROOT, "results", "doom", "tau1.15", "best.npz")
     agent = [f"data.agent={shipped}", "data.agent_from=2", "data.agent_explore=0.05",
              "env.max_steps=150"]
@@ -238,7 +238,7 @@ def test_doom_agent_episodes(tmp_path):
     assert inputs == "zh"  # written before controller.inputs existed: the paper's C
     wm = npmodels.WorldModel.load(wm_path)
     for seed, f in enumerate(files):
-        d = rollouts.load(f, rollouts.ROLLOUT)
+        d = episodes.load(f, episodes.ROLLOUT)
         if seed < 2:  # the random policy: each action held for 1..10 steps
             changes = np.flatnonzero(np.diff(d["action"][:, 0])) + 1
             assert np.diff(np.r_[0, changes, len(d["action"])]).max() <= 10

@@ -15,7 +15,7 @@ import pytest
 
 from test_train_controller import MPIEXEC, ROOT, SCRIPT, fresh_root, models, run  # noqa: F401 (fixture)
 
-import fileio
+from worldmodels.storage import fileio
 
 GENS = ["controller.generations=2"]
 

@@ -9,8 +9,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import npmodels  # noqa: E402
-import rollouts  # noqa: E402
+from worldmodels import npmodels  # noqa: E402
+from worldmodels.storage import episodes  # noqa: E402
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # conftest.py
@@ -44,7 +44,7 @@ RNN_CONFIGS = {"doom": dict(z_size=16, action_size=1, hidden=32, mixtures=5, pre
 
 
 def test_no_tensorflow_import():
-    code = ("import sys; sys.path.insert(0, %r); import npmodels, dream; "
+    code = ("import sys; sys.path.insert(0, %r); from worldmodels import npmodels, dream; "
             "bad = [m for m in ('tensorflow', 'keras', 'arch') if m in sys.modules]; "
             "assert not bad, bad") % ROOT
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -198,7 +198,7 @@ def test_controller(experiment, inputs):
 
 
 def test_controller_files_record_their_inputs(tmp_path):
-    import es
+    from worldmodels import es
     car = npmodels.Controller("carracing", 32, 256, "z")
     path = str(tmp_path / "best.npz")
     params = np.arange(car.size, dtype=np.float64)
@@ -214,7 +214,7 @@ def test_controller_files_record_their_inputs(tmp_path):
 
 
 def _saved(tmp_path, experiment, inputs, z=32, h=256, seed=0):
-    import es
+    from worldmodels import es
     ctrl = npmodels.Controller(experiment, z, h, inputs)
     path = str(tmp_path / f"{experiment}-{inputs}.npz")
     es.save_params(path, np.random.default_rng(seed).standard_normal(ctrl.size), inputs=inputs)
@@ -275,15 +275,15 @@ def test_reward_head_save_load(tmp_path):
     with np.load(path, allow_pickle=False) as f:
         assert bool(f["meta/predict_reward"])
         arrays = {k: f[k] for k in f.files}
-    with pytest.raises(rollouts.DataError, match="inconsistent.*head_w"):  # the head's extra column is checked
-        rollouts.save(str(tmp_path / "no_meta.npz"), **{k: v for k, v in arrays.items() if k != "meta/predict_reward"})
+    with pytest.raises(episodes.DataError, match="inconsistent.*head_w"):  # the head's extra column is checked
+        episodes.save(str(tmp_path / "no_meta.npz"), **{k: v for k, v in arrays.items() if k != "meta/predict_reward"})
         npmodels.WorldModel.load(str(tmp_path / "no_meta.npz"))
     old_args = _random_weights("carracing", z_size=8, hidden=16)
     npmodels.save_world_model(path, *old_args)
     with np.load(path, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files if k != "meta/predict_reward"}
     old = str(tmp_path / "old.npz")
-    rollouts.save(old, **arrays)
+    episodes.save(old, **arrays)
     wm = npmodels.WorldModel.load(old)
     assert not wm.predict_reward and wm.reward(h) is None
     np.testing.assert_array_equal(wm.mdn(h)[1], npmodels.WorldModel(*old_args).mdn(h)[1])
@@ -326,18 +326,18 @@ def test_save_load_roundtrip(tmp_path):
 
 def test_bad_files_raise_data_error(tmp_path):
     missing = str(tmp_path / "nope.npz")
-    with pytest.raises(rollouts.DataError, match="nope.npz"):
+    with pytest.raises(episodes.DataError, match="nope.npz"):
         npmodels.WorldModel.load(missing)
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"this is not a zip file" * 10)
-    with pytest.raises(rollouts.DataError, match="garbage.npz"):
+    with pytest.raises(episodes.DataError, match="garbage.npz"):
         npmodels.WorldModel.load(str(garbage))
     good = str(tmp_path / "good.npz")
     npmodels.save_world_model(good, *_random_weights("carracing", z_size=8, hidden=16))
     data = open(good, "rb").read()
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(rollouts.DataError, match="truncated.npz"):
+    with pytest.raises(episodes.DataError, match="truncated.npz"):
         npmodels.WorldModel.load(str(truncated))
     # readable but inconsistent: meta says z 8, weights are for z 16
     args = list(_random_weights("carracing", z_size=16, hidden=16))
@@ -345,8 +345,8 @@ def test_bad_files_raise_data_error(tmp_path):
         arrays = {k: f[k] for k in f.files}
     arrays["rnn/head_w"] = np.zeros((16, 7), np.float32)
     bad = str(tmp_path / "inconsistent.npz")
-    rollouts.save(bad, **arrays)
-    with pytest.raises(rollouts.DataError, match="inconsistent.npz.*head_w"):
+    episodes.save(bad, **arrays)
+    with pytest.raises(episodes.DataError, match="inconsistent.npz.*head_w"):
         npmodels.WorldModel.load(bad)
     with pytest.raises(ValueError):
         npmodels.save_world_model(str(tmp_path / "x.npz"), *args[:6], args[7], args[6])  # swapped dicts

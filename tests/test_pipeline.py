@@ -43,16 +43,16 @@ def test_carracing_in_the_dream(tmp_path):
     """CarRacing with M's reward head (rnn.predict_reward=true) and C trained in the dream
     (controller.mode=dream): 01-05 on the real game, then --eval writes the real score and the
     dream score; the dream score is M's predicted rewards (recomputed here from the files); 06."""
-    import dream
-    import npmodels
-    import rollouts
+    from worldmodels import dream
+    from worldmodels import npmodels
+    from worldmodels.storage import episodes
     tmp, over = str(tmp_path), ["rnn.predict_reward=true", "controller.mode=dream"]
     logs = {s: run(s, "carracing", tmp, *over)[1] for s in
             ("01_generate_data.py", "02_train_vae.py", "03_generate_rnn_data.py", "04_train_rnn.py")}
     data, res = f"{tmp}/data/carracing-tiny", f"{tmp}/results/carracing-tiny"
-    for path in rollouts.list_episodes(f"{data}/rollouts", "01"):  # 03 keeps each step's reward
-        series = rollouts.load(f"{data}/series/{os.path.basename(path)}", rollouts.SERIES)
-        np.testing.assert_array_equal(series["reward"], rollouts.load(path, rollouts.ROLLOUT)["reward"])
+    for path in episodes.list_episodes(f"{data}/rollouts", "01"):  # 03 keeps each step's reward
+        series = episodes.load(f"{data}/series/{os.path.basename(path)}", episodes.SERIES)
+        np.testing.assert_array_equal(series["reward"], episodes.load(path, episodes.ROLLOUT)["reward"])
     assert len(np.unique(series["reward"])) > 1  # the real game's rewards: -0.1 a frame, + a tile
     assert "422,625" in logs["04_train_rnn.py"] and "reward head: True" in logs["04_train_rnn.py"]
     hist = json.load(open(f"{res}/rnn_history.json"))["history"]
@@ -79,19 +79,19 @@ def test_carracing_in_the_dream(tmp_path):
 
 
 def test_world_model_stages(pipeline):
-    import npmodels
-    import rollouts
+    from worldmodels import npmodels
+    from worldmodels.storage import episodes
     game, tmp, logs = pipeline
     name = f"{game}-tiny"
     data, res = f"{tmp}/data/{name}", f"{tmp}/results/{name}"
-    eps = rollouts.list_episodes(f"{data}/rollouts", "01")
+    eps = episodes.list_episodes(f"{data}/rollouts", "01")
     assert len(eps) == 4
-    ep = rollouts.load(eps[0], rollouts.ROLLOUT)
+    ep = episodes.load(eps[0], episodes.ROLLOUT)
     assert ep["obs"].shape[1:] == (64, 64, 3) and ep["obs"].std() > 0  # real frames, not blank
     # parameter counts of the paper's table (appendix A), printed by the stages
     assert ("4,446,915" if game == "doom" else "4,348,547") in logs["02_train_vae.py"]
     assert ("1,678,785" if game == "doom" else "422,368") in logs["04_train_rnn.py"]
-    series = rollouts.load(f"{data}/series/{os.path.basename(eps[0])}", rollouts.SERIES)
+    series = episodes.load(f"{data}/series/{os.path.basename(eps[0])}", episodes.SERIES)
     assert series["mu"].shape == (len(ep["obs"]), 64 if game == "doom" else 32)
     np.testing.assert_array_equal(series["action"], ep["action"])
     init = np.load(f"{res}/initial_z.npz")
@@ -220,20 +220,20 @@ def copy_run(tmp, name, parts=("data", "results")):
 def test_wrong_widths_are_named_before_anything_is_written(pipeline):
     """A rollout whose action has another width than the game's, or a series whose logvar is not
     vae.z_size wide, stops 03 / 04 with the file's name; initial_z.npz and the world model stay."""
-    import rollouts
+    from worldmodels.storage import episodes
     game, tmp, _ = pipeline
     if game != "doom":
         pytest.skip("one game is enough")
     root, data, res = copy_run(tmp, "widths")
     victim = sorted(os.listdir(f"{data}/rollouts"))[2]
-    ep = rollouts.load(f"{data}/rollouts/{victim}", rollouts.ROLLOUT)
-    rollouts.save(f"{data}/rollouts/{victim}", **dict(ep, action=np.zeros((len(ep["done"]), 3), np.float32)))
+    ep = episodes.load(f"{data}/rollouts/{victim}", episodes.ROLLOUT)
+    episodes.save(f"{data}/rollouts/{victim}", **dict(ep, action=np.zeros((len(ep["done"]), 3), np.float32)))
     init_before = open(f"{res}/initial_z.npz", "rb").read()
     code, out = run("03_generate_rnn_data.py", "doom", root, "--redo", check=False)
     assert code == 1 and f"{victim}: action has shape" in out and "expected (T, 1)" in out
     assert open(f"{res}/initial_z.npz", "rb").read() == init_before
     s = dict(np.load(f"{data}/series/{victim}"))
-    rollouts.save(f"{data}/series/{victim}", **dict(s, logvar=s["logvar"][:, :5]))
+    episodes.save(f"{data}/series/{victim}", **dict(s, logvar=s["logvar"][:, :5]))
     wm_before = open(f"{res}/world_model.npz", "rb").read()
     code, out = run("04_train_rnn.py", "doom", root, "--redo", check=False)
     assert code == 1 and f"{victim}: logvar has shape" in out and "Traceback" not in out
@@ -296,7 +296,7 @@ def test_vae_resume_after_kill_is_bit_exact(pipeline):
 def test_outputs_that_do_not_match_the_marker_are_written_again(pipeline):
     """A kill between the weights and the marker leaves weights the marker does not know: the
     stage is not done, and the next run writes the outputs again from the checkpoint."""
-    import fileio
+    from worldmodels.storage import fileio
     game, tmp, _ = pipeline
     if game != "doom":
         pytest.skip("one game is enough")
@@ -425,7 +425,7 @@ def test_warm_start_from_a_world_model(pipeline):
     world_model.npz (the way to train on from a committed agent on a fresh machine); vae.epochs=0
     writes V exactly as the world model has it, so stage 03 encodes as the shipped agent does."""
     import shutil
-    import npmodels
+    from worldmodels import npmodels
     game, tmp, _ = pipeline
     if game != "doom":
         pytest.skip("one game is enough")

@@ -3,7 +3,7 @@ folder stands for each temperature."""
 import importlib
 import json
 
-import config
+from worldmodels import config
 
 plot = importlib.import_module("06_plot_results")
 

@@ -24,7 +24,7 @@ def shrink_overlay(path):
 
 
 def test_make_doom_runs_the_recipe_chain(tmp_path):
-    import npmodels
+    from worldmodels import npmodels
     overlay = shrink_overlay(str(tmp_path / "shrink.yaml"))
     res, data = tmp_path / "results", tmp_path / "data"
     extra = f"{overlay} results_root={res} data_root={data}"
@@ -92,7 +92,7 @@ def test_iterative_training_adds_agent_rollouts_and_resumes(tmp_path):
     round 0's, and whose CMA-ES starts at round 0's C (--c-from-last);
     its score is logged; the same command again trains nothing, and one more round encodes only its
     new rollouts."""
-    import npmodels
+    from worldmodels import npmodels
     res, data = tmp_path / "results", tmp_path / "data"
     c = ["--config", "doom", "tiny", f"results_root={res}", f"data_root={data}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")

@@ -30,7 +30,7 @@ def build_world_model(game, run_dir, seed=0, done_bias=DONE_BIAS):
     import keras
 
     import arch
-    import npmodels
+    from worldmodels import npmodels
     z, hidden, _ = SIZES[game]
     keras.utils.set_random_seed(seed)
     vae = arch.ConvVAE(z)
@@ -226,8 +226,8 @@ def test_dream_same_history_in_1_and_3_processes_with_many_trials(tmp_path, game
     per candidate. The world model is test_dream's chaotic one (z 16, 64 units), in which last-bit
     differences grow into other episode lengths (Doom) or rewards (CarRacing, M with a reward head),
     so that a result depending on the batch shows."""
-    import npmodels
-    import rollouts
+    from worldmodels import npmodels
+    from worldmodels.storage import episodes
     import test_dream
     reward = game == "carracing"
     roots = {n: tmp_path / f"n{n}" for n in (1, 3)}
@@ -237,7 +237,7 @@ def test_dream_same_history_in_1_and_3_processes_with_many_trials(tmp_path, game
         weights = test_dream.random_weights(game, done_bias=-1.0, gain=4.0, reward=reward)
         npmodels.save_world_model(str(run_dir / "world_model.npz"), *weights, predict_reward=reward)
         mu, logvar = test_dream.initial_z()
-        rollouts.save(str(run_dir / "initial_z.npz"), mu=mu, logvar=logvar)
+        episodes.save(str(run_dir / "initial_z.npz"), mu=mu, logvar=logvar)
     args = [f"vae.z_size={test_dream.Z}", f"rnn.hidden={test_dream.H}", "controller.population=8",
             "controller.trials=8", "controller.max_steps=300", "controller.generations=2", "controller.eval_every=2",
             "controller.eval_episodes=16", "controller.mode=dream", f"rnn.predict_reward={str(reward).lower()}"]

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-import fileio
-import training
+from worldmodels.storage import fileio
+from worldmodels import training
 
 
 def setup(tmp_path, step=5):

@@ -26,8 +26,8 @@ def pipeline(tmp_path_factory):
 
 def test_vaegan_world_model(pipeline):
     import arch
-    import fileio
-    import npmodels
+    from worldmodels.storage import fileio
+    from worldmodels import npmodels
     tmp, logs = pipeline
     res = f"{tmp}/results/{NAME}"
     assert ("VAEGAN parameters: encoder+decoder 4,348,547 (as the ConvVAE), discriminator 691,169"

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import es  # noqa: E402
+from worldmodels import es  # noqa: E402
 
 
 def average(params, scale="none"):

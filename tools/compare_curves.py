@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import fileio  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
 
 figures = importlib.import_module("06_plot_results")  # its figure helpers (a stage script, no TensorFlow)
 

@@ -15,8 +15,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import fileio  # noqa: E402
-from npmodels import record_arithmetic  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
+from worldmodels.npmodels import record_arithmetic  # noqa: E402
 
 NP = "mpiexec -n 3 python 05_train_controller.py"
 

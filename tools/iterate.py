@@ -33,8 +33,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import config  # noqa: E402
-import fileio  # noqa: E402
+from worldmodels import config  # noqa: E402
+from worldmodels.storage import fileio  # noqa: E402
 
 STAGE = "iterate"
 

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-import fileio
+from worldmodels.storage import fileio
 
 
 class TrainingError(RuntimeError):
@@ -167,7 +167,7 @@ def load_checkpoint(ckpt_dir, model, optimizer):
 def warm_start(model, part, path, experiment, stage):
     """Set V (part "vae") or M ("rnn") of a fresh Keras model from a world_model.npz, e.g. the shipped
     one, so that a run on a machine without the Keras weights or checkpoints trains on from it."""
-    import npmodels
+    from worldmodels import npmodels
     meta, vae, rnn = npmodels.read_world_model(path)
     if meta["experiment"] != experiment:
         raise fileio.DataError(f"{path}: a {meta['experiment']} world model, this run is {experiment}")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-import rollouts
+from worldmodels.storage import episodes
 
 
 def episode(T=5):
@@ -12,24 +12,24 @@ def episode(T=5):
 
 def test_roundtrip(tmp_path):
     path = str(tmp_path / "ep_00000001.npz")
-    rollouts.save(path, **episode())
-    data = rollouts.load(path, rollouts.ROLLOUT)
+    episodes.save(path, **episode())
+    data = episodes.load(path, episodes.ROLLOUT)
     assert data["obs"].shape == (5, 64, 64, 3) and data["done"][-1]
-    assert rollouts.list_episodes(str(tmp_path), "01") == [path]
+    assert episodes.list_episodes(str(tmp_path), "01") == [path]
 
 
 def test_missing_and_truncated(tmp_path):
     path = tmp_path / "ep_00000002.npz"
-    with pytest.raises(rollouts.DataError, match="ep_00000002.npz: file not found"):
-        rollouts.load(str(path), rollouts.ROLLOUT)
-    rollouts.save(str(path), **episode())
+    with pytest.raises(episodes.DataError, match="ep_00000002.npz: file not found"):
+        episodes.load(str(path), episodes.ROLLOUT)
+    episodes.save(str(path), **episode())
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(rollouts.DataError, match="ep_00000002.npz: unreadable or corrupt"):
-        rollouts.load(str(path), rollouts.ROLLOUT)
+    with pytest.raises(episodes.DataError, match="ep_00000002.npz: unreadable or corrupt"):
+        episodes.load(str(path), episodes.ROLLOUT)
     path.write_bytes(b"not a zip at all")
-    with pytest.raises(rollouts.DataError, match="corrupt"):
-        rollouts.load(str(path), rollouts.ROLLOUT)
+    with pytest.raises(episodes.DataError, match="corrupt"):
+        episodes.load(str(path), episodes.ROLLOUT)
 
 
 @pytest.mark.parametrize("change, words", [
@@ -43,9 +43,9 @@ def test_bad_contents(tmp_path, change, words):
     ep = episode()
     change(ep)
     path = str(tmp_path / "ep_00000003.npz")
-    rollouts.save(path, **ep)
-    with pytest.raises(rollouts.DataError, match=words):
-        rollouts.load(path, rollouts.ROLLOUT)
+    episodes.save(path, **ep)
+    with pytest.raises(episodes.DataError, match=words):
+        episodes.load(path, episodes.ROLLOUT)
 
 
 def test_pickled_object_array_is_refused(tmp_path):
@@ -53,12 +53,12 @@ def test_pickled_object_array_is_refused(tmp_path):
     ep = episode()
     ep["obs"] = np.array([object()] * 5, dtype=object)
     np.savez(path, **ep)
-    with pytest.raises(rollouts.DataError, match="ep_00000004.npz"):
-        rollouts.load(path, rollouts.ROLLOUT)
+    with pytest.raises(episodes.DataError, match="ep_00000004.npz"):
+        episodes.load(path, episodes.ROLLOUT)
 
 
 def test_empty_dir(tmp_path):
-    with pytest.raises(rollouts.DataError, match="run 01_generate_data.py first"):
-        rollouts.list_episodes(str(tmp_path), "01_generate_data.py")
-    with pytest.raises(rollouts.DataError, match="directory not found"):
-        rollouts.list_episodes(str(tmp_path / "nope"), "01_generate_data.py")
+    with pytest.raises(episodes.DataError, match="run 01_generate_data.py first"):
+        episodes.list_episodes(str(tmp_path), "01_generate_data.py")
+    with pytest.raises(episodes.DataError, match="directory not found"):
+        episodes.list_episodes(str(tmp_path / "nope"), "01_generate_data.py")

@@ -35,7 +35,7 @@ import numpy as np
 from gymnasium import spaces
 from PIL import Image
 
-import npmodels
+from worldmodels import npmodels
 
 SIZE = 64
 OBS_SPACE = spaces.Box(0, 255, (SIZE, SIZE, 3), np.uint8)
@@ -55,7 +55,7 @@ class CarRacing(gym.Wrapper):
 
     def __init__(self, cfg, render_mode=None, training=False):
         if cfg.env.fast_render:  # same observations as stock (tests/test_fast_carracing.py)
-            import fast_carracing
+            from worldmodels import fast_carracing
             env = fast_carracing.FastCarRacing(continuous=True, render_mode=render_mode)
         else:
             env = gym.make("CarRacing-v3", continuous=True, render_mode=render_mode,

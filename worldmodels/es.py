@@ -45,7 +45,6 @@ Outputs in `out_dir` (each written atomically, rewritten from the checkpoint):
 """
 import concurrent.futures
 import itertools
-import json
 import os
 import pickle
 import sys
@@ -55,8 +54,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-import fileio
-from config import STEP_SIZES  # the config schema's words for CMA-ES's step-size adaptation
+from worldmodels.storage import fileio
+from worldmodels.config import STEP_SIZES  # the config schema's words for CMA-ES's step-size adaptation
 
 CKPT_VERSION = 1
 # Settings a checkpoint must share with the command that resumes it (generations, eval_every
@@ -464,7 +463,7 @@ def train(fn, n_params, s, ckpt_path, out_dir, executor=None, redo=False, meta=N
     best.npz and mean.npz beside the params (e.g. the controller's inputs mode).
     """
     identity = dict(identity or {})
-    import config
+    from worldmodels import config
     if redo and os.path.exists(ckpt_path):
         os.remove(ckpt_path)
     if os.path.exists(ckpt_path):

@@ -18,10 +18,11 @@ import sys
 
 import yaml
 
-import fileio
+from worldmodels.storage import fileio
 
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+CONFIG_DIR = os.path.join(ROOT, "config")
 EXPERIMENTS = ("carracing", "doom")
 
 
@@ -310,5 +311,5 @@ def from_args(args):
 
 
 
-if __name__ == "__main__":  # `python config.py --config doom cpu [k=v ...]` prints the run's results folder
+if __name__ == "__main__":  # `python -m worldmodels.config --config doom cpu [k=v ...]` prints the run's results folder
     print(run_dir(from_args(parser("Print the results folder of a config.").parse_args())))

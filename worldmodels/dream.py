@@ -2,8 +2,8 @@
 and CarRacing's where its M predicts rewards (ours: rnn.predict_reward).
 
     env = dream.DreamEnv("results/doom/world_model.npz", "results/doom/initial_z.npz", temperature=1.15)
-    env = gymnasium.make("dream:WorldModels/Dream-v0", world_model=..., initial_z=...)  # registered; the
-                                         # "dream:" prefix makes gymnasium import this module first
+    env = gymnasium.make("worldmodels.dream:WorldModels/Dream-v0", world_model=..., initial_z=...)  # registered; the
+                                         # "worldmodels.dream:" prefix makes gymnasium import this module first
     rewards = dream.dream_rollouts(wm, mu0, logvar0, params, trials=16, temperature=1.15,
                                    max_steps=2100, seed=seeds)                   # (P, trials), batched
     rewards = dream.ensemble_rollouts([wm, wm2], mu0, logvar0, params, 16, seed=seeds)  # trials split over dreams
@@ -53,8 +53,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-import fileio
-import npmodels
+from worldmodels.storage import fileio
+from worldmodels import npmodels
 
 ENV_ID = "WorldModels/Dream-v0"
 # A dream episode's default cap: the real game's. Doom: paper 4, 2100 steps; CarRacing: gymnasium's
@@ -174,7 +174,7 @@ class DreamEnv(gym.Env):
 
 
 if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="dream:DreamEnv")
+    gym.register(id=ENV_ID, entry_point="worldmodels.dream:DreamEnv")
 
 
 def candidate_seeds(seed, generation, count):

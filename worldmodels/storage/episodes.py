@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from fileio import DataError, load_npz, npz_headers, save_npz
+from worldmodels.storage.fileio import DataError, load_npz, npz_headers, save_npz
 
 # key -> (dtype kind, trailing shape or None); the first axis is time, equal for all keys.
 ROLLOUT = {"obs": ("u", (64, 64, 3)), "action": ("f", None), "reward": ("f", ()), "done": ("b", ())}
@@ -26,7 +26,7 @@ def save(path, **arrays):
 
 def widths(cfg):
     """{key: width} a run's episodes must have: the game's action size, V's z size for mu, logvar."""
-    from npmodels import ACTION_SIZE
+    from worldmodels.npmodels import ACTION_SIZE
     return {"action": ACTION_SIZE[cfg.experiment], "mu": cfg.vae.z_size, "logvar": cfg.vae.z_size}
 
 

@@ -39,8 +39,8 @@ import os
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-import fileio
-from config import ARITHMETICS, CONTROLLER_INPUTS  # the config schema's words for the agent's arithmetic, C's forms
+from worldmodels.storage import fileio
+from worldmodels.config import ARITHMETICS, CONTROLLER_INPUTS  # the config schema's words for the agent's arithmetic, C's forms
 
 FORMAT_VERSION = 1
 # Action bounds (low, high) per game: CarRacing steer, gas, brake (gymnasium CarRacing; orig carracing
@@ -564,7 +564,7 @@ class Controller:
         controller loads into a "zh" one as the same policy, its weights on z and its bias as they
         are, zeros on M's state (h, and c for Doom).
         """
-        import es
+        from worldmodels import es
         inputs = saved_inputs(path)
         if widen and inputs == "z" and self.inputs == "zh":
             small = es.load_params(path, Controller(self.experiment, self.z_size, self.hidden, "z").size)

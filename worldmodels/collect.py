@@ -4,9 +4,9 @@ import os
 
 import numpy as np
 
-import envs
-import fileio
-import npmodels
+from worldmodels import envs
+from worldmodels.storage import fileio
+from worldmodels import npmodels
 
 
 def episode_seed(cfg, i):

@@ -1,0 +1,1 @@
+"""Storage: episode files (`episodes`) and atomic writes, checked reads and locks (`fileio`)."""
