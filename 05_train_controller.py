@@ -13,7 +13,7 @@ death; CarRacing: M's predicted rewards, which needs an M trained with rnn.predi
 controller.temperature), a whole task (controller.chunk candidates x trials) batched;
 mode=real plays the real game (envs.make_env + npmodels.Agents: V + M + C each frame), episodes
 capped at controller.max_steps; a candidate's trials play in lock-step, one game each, V, M and C
-batched over them (Rollouts). CMA-ES, checkpoints and resuming: es.py; re-run the same command
+batched over them (Rollouts). CMA-ES, checkpoints and resuming: worldmodels/es; re-run the same command
 to continue after a kill; a finished run is skipped unless --redo. controller.ensemble (ours, not
 the paper's): other world models with the same V; each candidate's trials are split evenly over
 M's dream and theirs (dream.ensemble_rollouts); the real game and the --eval dream score use M alone.
@@ -33,7 +33,7 @@ written too (the paper's "virtual score" beside the "actual score").
 MPI (MPICH from PyPI, no extra flags needed, also as root): `mpiexec -n N` makes rank 0 the
 orchestrator and N-1 ranks workers (on 2 cores: -n 3). Every process uses one BLAS thread (set
 OPENBLAS_NUM_THREADS to override); workers keep the world model, initial z and games between
-tasks. The same seed gives the same results for any N and any controller.chunk (dream.py's
+tasks. The same seed gives the same results for any N and any controller.chunk (worldmodels/dream.py's
 docstring states the guarantee exactly; the real game builds it the same way: one batch per
 candidate, its running trials, see Rollouts; --eval: blocks of episodes fixed by index).
 controller.task_timeout: a task that runs longer on its worker (a hung worker) ends the run,
@@ -161,8 +161,8 @@ def real_episodes(envs_, policy, seeds, max_steps):
 
 
 class Rollouts:
-    """The evaluation es.py calls: (params (k, n), seeds (k,), trials) -> rewards (k, trials), and
-    in the real game also the steps each episode took (es.py records a generation's real steps).
+    """The evaluation worldmodels.es calls: (params (k, n), seeds (k,), trials) -> rewards (k, trials), and
+    in the real game also the steps each episode took (worldmodels.es records a generation's real steps).
 
     Small and picklable (the config as a dict): it is sent with every task; what is heavy is
     loaded once per process (see `cached`). mode "dream": dream.dream_rollouts with one seed per

@@ -96,7 +96,7 @@ class ConvVAE(keras.Model):
         return [layer for layer in layers_ if layer.weights]
 
     def numpy_weights(self):
-        """Weights by name for the numpy rollout path (npmodels.py)."""
+        """Weights by name for the numpy rollout path (worldmodels/npmodels)."""
         out = {}
         for layer in self._named_layers():
             out[layer.name + "_w"] = np.asarray(layer.weights[0])

@@ -1,6 +1,6 @@
 """How often does M predict death, against how often the real game kills? Doom's M is run
 teacher-forced over real episodes (z from each frame through V, the actions played), and its done
-head is read at every step: the dream ends an episode where done_logit > 0 (dream.py).
+head is read at every step: the dream ends an episode where done_logit > 0 (worldmodels/dream.py).
 
     python bench/death_head.py --rollouts data/doom-probe/rollouts \\
         --world-model results/doom/world_model.npz results/doom-iter1/world_model.npz \\

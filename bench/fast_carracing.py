@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from worldmodels import fast_carracing  # noqa: E402
+from worldmodels.envs import fast_carracing  # noqa: E402
 
 
 def profile(steps):

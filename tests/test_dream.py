@@ -290,7 +290,7 @@ def test_one_matmul_for_the_batch_would_depend_on_the_split(monkeypatch):
     if all(np.array_equal(x[a:b] @ w, (x @ w)[a:b]) for w in (wm._lstm_w, wm._head_w)
            for x in [rng.standard_normal((96, len(w))).astype(np.float32)] for a, b in ((0, 1), (3, 4), (5, 17))):
         pytest.skip("this BLAS computes rows identically at any batch size: nothing to show")
-    monkeypatch.setattr(npmodels, "block_matmul", lambda x, w_columns, blocks=None: x @ np.concatenate(w_columns, 1))
+    monkeypatch.setattr(npmodels.world_model, "block_matmul", lambda x, w_columns, blocks=None: x @ np.concatenate(w_columns, 1))
     mu, logvar = initial_z()
     params, seeds = controllers("doom", 8, seed=9), dream.candidate_seeds(0, 3, 8)
     full = dream.dream_rollouts(wm, mu, logvar, params, 12, 1.15, 300, seed=seeds)

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from worldmodels import config  # noqa: E402
 from worldmodels import envs  # noqa: E402
-from worldmodels import fast_carracing  # noqa: E402
+from worldmodels.envs import fast_carracing  # noqa: E402
 
 
 @pytest.mark.parametrize("seed,hold,steps", [(3, 10, 1000), (4, 1, 1000), (5, 10, 1000), (2, 10, 162)])
