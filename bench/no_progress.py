@@ -8,7 +8,7 @@ envs.make_env(cfg, training=True) with env.no_progress_steps=N (N = 0: whole epi
 and prints the mean steps per episode, the steps saved against N = 0, how many episodes the switch
 ended, and the mean episode reward (the early end also drops the -0.1 per step the car would have
 collected, so rewards of cut episodes are not the paper's). Policies:
-  random    envs.RandomPolicy, the data-collection policy (random actions held 1..10 steps)
+  random    envs.HeldRandomPolicy, the data-collection policy (random actions held 1..10 steps)
   uniform   a new uniformly random action every step (the paper's random-policy baseline)
   straight  no steering, full gas: the car leaves the track at the first corner
 """
@@ -27,7 +27,7 @@ from worldmodels import envs  # noqa: E402
 def policy(name, cfg, seed):
     rng = np.random.default_rng(seed)
     if name == "random":
-        return envs.RandomPolicy(cfg, rng).act
+        return envs.HeldRandomPolicy(cfg, rng).act
     if name == "uniform":
         return lambda: rng.uniform([-1, 0, 0], [1, 1, 1]).astype(np.float32)
     return lambda: np.array([0.0, 1.0, 0.0], np.float32)

@@ -5,7 +5,7 @@
 
 Runs N real episodes (episode i: seed cfg.seed * 1_000_000 + i for the env and the policy rng)
 and prints mean +- std of the steps survived (= the return: +1 per tic) for
-  repeat   the data-collection RandomPolicy (action held randint(repeat_min, repeat_max+1) steps)
+  repeat   the data-collection HeldRandomPolicy (action held randint(repeat_min, repeat_max+1) steps)
   uniform  a uniformly random action every step
   orig     the exact schedule of orig doomrnn/extract.py (`if frame % repeat == 0` with a fresh
            repeat each time, so actions are held for fewer steps than `repeat`).
@@ -26,7 +26,7 @@ POLICIES = ("repeat", "uniform", "orig")
 def run_episode(cfg, env, policy, seed):
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
-    random_policy = envs.RandomPolicy(cfg, rng)
+    random_policy = envs.HeldRandomPolicy(cfg, rng)
     repeat, action = int(rng.integers(1, 11)), None
     steps, ret = 0, 0.0
     while True:

@@ -1,6 +1,5 @@
 """Small glue shared by the check notebooks: paths, one real episode, figures from the project's
 own plotting functions shown inline. No model code here: V, M and C come from npmodels / dream."""
-import importlib
 import os
 import sys
 import tempfile
@@ -35,12 +34,13 @@ def load_config(overrides=()):
 
 
 def plot_module():
-    """06_plot_results.py as a module (its name starts with a digit)."""
-    return importlib.import_module("06_plot_results")
+    """Stage 06's module (worldmodels.stages.report): its figure and GIF helpers."""
+    from worldmodels.stages import report
+    return report
 
 
 def random_episode(cfg, seed, max_steps=None):
-    """One real episode played by the data-collection policy (envs.RandomPolicy, seeded).
+    """One real episode played by the data-collection policy (envs.HeldRandomPolicy, seeded).
 
     Returns frames (T, 64, 64, 3) uint8, the frame seen before each action; actions (T, A)
     float32; terminated (True if the game ended the episode after the last action: Doom's player
@@ -48,7 +48,7 @@ def random_episode(cfg, seed, max_steps=None):
     """
     from worldmodels import envs
     env = envs.make_env(cfg)
-    policy = envs.RandomPolicy(cfg, np.random.default_rng(seed))
+    policy = envs.HeldRandomPolicy(cfg, np.random.default_rng(seed))
     obs, _ = env.reset(seed=seed)
     frames, actions, terminated = [], [], False
     try:

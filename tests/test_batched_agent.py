@@ -1,10 +1,9 @@
 """The batched agent (npmodels.Agents) in the real games, and stage 05's real game built on it.
 
-A candidate's trials play in lock-step with one Agents (05_train_controller.Rollouts); here: its
+A candidate's trials play in lock-step with one Agents (worldmodels.stages.controller.Fitness); here: its
 actions and rewards against one one-frame Agent per game, on both real games, and the guarantee
 that a candidate's actions do not depend on the other candidates of its task.
 """
-import importlib
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from worldmodels import envs
 from worldmodels import npmodels
 from test_npmodels import _random_weights
 
-stage = importlib.import_module("05_train_controller")
+from worldmodels.stages import controller as stage  # noqa: E402
 STEPS = 40
 
 
@@ -70,7 +69,7 @@ def test_batched_agent_against_one_frame_agents_in_the_real_game(game):
 
 
 def test_a_candidates_actions_do_not_depend_on_its_task(monkeypatch):
-    """Rollouts (real game): a candidate's actions are bit-identical whether its task holds it alone
+    """Fitness (real game): a candidate's actions are bit-identical whether its task holds it alone
     or with other candidates (as with more MPI workers or another controller.chunk)."""
     cfg = config.load(["carracing", "tiny"], ["env.max_steps=25", "controller.max_steps=25"])
     wm = npmodels.WorldModel(*_random_weights("carracing", z_size=32, hidden=64))
@@ -87,7 +86,7 @@ def test_a_candidates_actions_do_not_depend_on_its_task(monkeypatch):
 
     def play(p, s):
         logs.clear()
-        rewards, steps = stage.Rollouts(cfg, "real")(p, s, 2)
+        rewards, steps = stage.Fitness(cfg, "real")(p, s, 2)
         assert steps.shape == rewards.shape and np.all((steps >= 1) & (steps <= 25))
         by_agent = {}
         for key, actions in logs:

@@ -19,7 +19,7 @@ def make(game, *overrides, render_mode=None):
 def play(env, game, seed, steps):
     """Frames and rewards of the data-collection policy for `steps` steps (or until the end)."""
     cfg = config.load([game, "tiny"])
-    policy = envs.RandomPolicy(cfg, np.random.default_rng(seed))
+    policy = envs.HeldRandomPolicy(cfg, np.random.default_rng(seed))
     obs, _ = env.reset(seed=seed)
     frames, rewards = [obs], []
     for _ in range(steps):
@@ -128,7 +128,7 @@ def test_carracing_crop_resize_and_render():
 def test_random_policy_holds_actions():
     for game in GAMES:
         cfg = config.load([game])
-        p = envs.RandomPolicy(cfg, np.random.default_rng(0))
+        p = envs.HeldRandomPolicy(cfg, np.random.default_rng(0))
         acts = np.stack([p.act() for _ in range(2000)])
         assert acts.dtype == np.float32 and acts.shape == (2000, envs.action_size(cfg))
         changes = np.flatnonzero(np.any(acts[1:] != acts[:-1], axis=1)) + 1
@@ -137,7 +137,7 @@ def test_random_policy_holds_actions():
         assert abs(holds.mean() - (cfg.data.repeat_min + cfg.data.repeat_max) / 2) < 0.6
         assert np.all(acts >= -1) and np.all(acts <= 1)
         if game == "carracing":
-            assert acts[:, 1].min() >= envs.RandomPolicy.GAS_MIN and np.mean(acts[:, 2] > 0) < 0.2
+            assert acts[:, 1].min() >= envs.HeldRandomPolicy.GAS_MIN and np.mean(acts[:, 2] > 0) < 0.2
             assert acts[:, 0].min() < -0.8 and acts[:, 0].max() > 0.8
         else:
             thirds = np.histogram(acts[:, 0], bins=[-1, -1 / 3, 1 / 3, 1])[0] / len(acts)

@@ -1,4 +1,4 @@
-"""es.py: CMA-ES on a toy quadratic, in-process and under mpiexec (real subprocesses, real kills).
+"""worldmodels.es: CMA-ES on a toy quadratic, in-process and under mpiexec (real subprocesses, real kills).
 
 The toy objective -||x - target||^2 (+ small seeded noise per rollout) has its optimum at a
 known point. MPICH's mpiexec (hydra) needs no extra flags here, also as root in a container

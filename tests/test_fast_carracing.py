@@ -131,19 +131,17 @@ def test_no_progress_counts_from_the_last_new_tile():
 
 def test_controller_training_alone_ends_episodes_early():
     """Stage 05 plays CMA-ES's fitness episodes with the early end and --eval's without."""
-    import importlib
-    stage = importlib.import_module("05_train_controller")
+    from worldmodels.stages import controller as stage
     cfg = config.load(["carracing", "tiny"], ["env.no_progress_steps=7"])
     assert stage.games(cfg, True, 1)[0].no_progress_steps == 7
     assert stage.games(cfg, False, 1)[0].no_progress_steps == 0
-    assert stage.Rollouts(cfg, "real", training=True).training and not stage.Rollouts(cfg, "real").training
+    assert stage.Fitness(cfg, "real", training=True).training and not stage.Fitness(cfg, "real").training
 
 
 def test_eval_plays_the_stock_game_and_names_files_as_the_controller_trained(tmp_path):
     """--eval judges on gymnasium's own CarRacing-v3, whatever env.fast_render says, so neither that
     key nor the training-only early end renames an evaluation file."""
-    import importlib
-    stage = importlib.import_module("05_train_controller")
+    from worldmodels.stages import controller as stage
     cfg = config.load(["carracing", "tiny"], [f"results_root={tmp_path}", "env.no_progress_steps=50"])
     judged = stage.judge(cfg)
     assert judged.env.fast_render is False and cfg.env.fast_render is True  # cfg itself is untouched

@@ -135,13 +135,10 @@ def test_worker_error_names_the_seed(tmp_path):
 # Stage 01 with a `work` whose worker process disappears on the episode of seed 2, once episodes 0
 # and 1 are on disk (seed 2 is the third job: its worker has finished one of them).
 DIES = f"""
-import importlib.util, os, sys, time
+import os, sys, time
 sys.path.insert(0, {ROOT!r})
 from worldmodels.storage import episodes
-
-spec = importlib.util.spec_from_file_location("generate_data", os.path.join({ROOT!r}, "01_generate_data.py"))
-stage = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(stage)
+import worldmodels.stages.data as stage
 real_work = stage.work
 
 

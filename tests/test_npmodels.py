@@ -445,7 +445,7 @@ def test_block_matmul_blocks_are_independent():
 
 
 def test_matmul_does_not_depend_on_memory_alignment():
-    """What dream.py's determinism also rests on: BLAS gives a block the same result wherever its
+    """What worldmodels/dream.py's determinism also rests on: BLAS gives a block the same result wherever its
     rows (and the output) sit in memory, for M's shapes and one to 16 rows."""
     rng = np.random.default_rng(6)
 
@@ -467,7 +467,7 @@ def test_matmul_does_not_depend_on_memory_alignment():
 
 
 def test_elementwise_numpy_is_position_invariant():
-    """What dream.py's determinism also rests on: numpy's elementwise float32 functions give an
+    """What worldmodels/dream.py's determinism also rests on: numpy's elementwise float32 functions give an
     element the same value wherever it sits in an array of any length."""
     rng = np.random.default_rng(4)
     x = (rng.standard_normal(1000) * 4).astype(np.float32)

@@ -1,11 +1,10 @@
 """Stage 06's table: what its scale line says about a warm-started V and M, and which controller
 folder stands for each temperature."""
-import importlib
 import json
 
 from worldmodels import config
 
-plot = importlib.import_module("06_plot_results")
+from worldmodels.stages import report as plot  # noqa: E402
 
 
 def table(*overrides):

@@ -221,7 +221,7 @@ def test_doom_ensemble_of_dreams(models, tmp_path):
 
 @pytest.mark.parametrize("game", ["doom", "carracing"])
 def test_dream_same_history_in_1_and_3_processes_with_many_trials(tmp_path, game):
-    """dream.py's guarantee through the stage: one process (the whole population in one batch) and
+    """worldmodels/dream.py's guarantee through the stage: one process (the whole population in one batch) and
     mpiexec -n 3 (tasks of one candidate) give the same history, bit for bit, with 8 trials
     per candidate. The world model is test_dream's chaotic one (z 16, 64 units), in which last-bit
     differences grow into other episode lengths (Doom) or rewards (CarRacing, M with a reward head),

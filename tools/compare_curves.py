@@ -11,14 +11,13 @@ reached the threshold; steps are summed the same way and shown only where the hi
 them for every generation and evaluation (older runs did not); wall time is the recorded seconds.
 """
 import argparse
-import importlib
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from worldmodels.storage import fileio  # noqa: E402
 
-figures = importlib.import_module("06_plot_results")  # its figure helpers (a stage script, no TensorFlow)
+from worldmodels.stages import report as figures  # noqa: E402  (its figure helpers; no TensorFlow)
 
 
 def costs(history):

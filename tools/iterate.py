@@ -25,7 +25,6 @@ the dream's score of the same C where the game has one) and drawn in {name}-roun
 Ours, not the paper's: the number of episodes per round, M's epochs per round (warm-started from
 the last round's M, not retrained from scratch) and, with --c-from-last, C's warm start.
 """
-import importlib
 import os
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from worldmodels import config  # noqa: E402
+from worldmodels.run import Run  # noqa: E402
 from worldmodels.storage import fileio  # noqa: E402
 
 STAGE = "iterate"
@@ -41,20 +41,20 @@ STAGE = "iterate"
 
 def base_overrides(base, r, args):
     """The dotted overrides that make round r >= 1 from the base config (round 0)."""
-    prev_run = os.path.join(base.results_root, base.name if r == 1 else f"{base.name}-round{r - 1}")
+    prev = Run(base, base.name if r == 1 else f"{base.name}-round{r - 1}")
+    prev_c = os.path.join(prev.controller(), "best.npz")
     random_episodes = base.data.episodes
-    c_init = [f"controller.init_from={os.path.join(prev_run, base.controller.dir, 'best.npz')}"] \
-        if args.c_from_last else []
+    c_init = [f"controller.init_from={prev_c}"] if args.c_from_last else []
     return list(args.overrides) + c_init + [
         f"name={base.name}-round{r}",
-        f"data.rollouts_dir={config.rollouts_dir(base)}",
+        f"data.rollouts_dir={Run(base).rollouts}",
         f"data.episodes={random_episodes + r * args.episodes}",
-        f"data.agent={os.path.join(prev_run, base.controller.dir, 'best.npz')}",
+        f"data.agent={prev_c}",
         f"data.agent_from={random_episodes + (r - 1) * args.episodes}",
         f"vae.epochs={args.vae_epochs if args.train_vae else 0}",
-        f"vae.init_from={os.path.join(prev_run, 'world_model.npz')}",
+        f"vae.init_from={prev.world_model}",
         f"rnn.epochs={args.rnn_epochs}",
-        f"rnn.init_from={os.path.join(prev_run, 'world_model.npz')}",
+        f"rnn.init_from={prev.world_model}",
     ]
 
 
@@ -62,7 +62,7 @@ def reuse_series(prev, cfg):
     """Link the last round's encoded series into this round's series folder, so that stage 03 encodes
     only the new rollouts. Safe with any V: stage 03 checks every file's VAE hash and redoes those
     made by another V (and writes atomically, so it replaces a link, never the file it shares)."""
-    src, dst = (os.path.join(config.data_dir(c), "series") for c in (prev, cfg))
+    src, dst = Run(prev).series, Run(cfg).series
     if not os.path.isdir(src) or os.path.abspath(src) == os.path.abspath(dst):
         return 0
     os.makedirs(dst, exist_ok=True)
@@ -97,7 +97,7 @@ def run(cmd, log):
 
 
 def round_score(cfg):
-    folder = os.path.join(config.run_dir(cfg), cfg.controller.dir)
+    folder = Run(cfg).controller()
     real = fileio.read_json(os.path.join(folder, "eval_real.json"), required=False)
     dream = fileio.read_json(os.path.join(folder, "eval_dream.json"), required=False)
     pick = ("mean", "std", "episodes")
@@ -125,8 +125,8 @@ def plot(rows, path, title):
         if pts:
             ax.errorbar(*zip(*pts), fmt=style, capsize=3, ms=5, label=label)
     ax.set_xticks(range(len(rows)), [f"{i}\n{r['episodes_so_far']:,}" for i, r in enumerate(rows)])
-    importlib.import_module("06_plot_results").save_figure(fig, ax, path, "round (rollouts so far)",
-                                                           "score (mean ± std)", title, 8)
+    from worldmodels.stages import report
+    report.save_figure(fig, ax, path, "round (rollouts so far)", "score (mean ± std)", title, 8)
 
 
 def main():
@@ -151,8 +151,8 @@ def main():
     if base.data.agent:
         raise SystemExit(f"[{STAGE}] error: the base run must be trained on random rollouts (data.agent is "
                          f"{base.data.agent!r}); give the config of round 0")
-    first = os.path.join(config.run_dir(base), base.controller.dir, "best.npz")
-    for path in (os.path.join(config.run_dir(base), "world_model.npz"), first):
+    first = os.path.join(Run(base).controller(), "best.npz")
+    for path in (Run(base).world_model, first):
         if not os.path.exists(path):
             raise SystemExit(f"[{STAGE}] error: {path} not found: train the base run first "
                              f"(stages 01-05 with --config {' '.join(names)})")
@@ -165,7 +165,7 @@ def main():
         over = base_overrides(base, r, args)
         cfg = config.load(names, over)
         c = ["--config", *names, *over]
-        scored = os.path.join(config.run_dir(cfg), cfg.controller.dir, "eval_real.json")
+        scored = os.path.join(Run(cfg).controller(), "eval_real.json")
         if os.path.exists(scored):  # a finished round: the shared rollouts may have grown since
             print(f"[{STAGE}] round {r}/{args.rounds}: {cfg.name} done already ({scored})", flush=True)
         else:

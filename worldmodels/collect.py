@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from worldmodels import envs
+from worldmodels.run import Run
 from worldmodels.storage import fileio
 from worldmodels import npmodels
 
@@ -17,7 +18,7 @@ def agent_files(cfg):
     """(world model path, controller params, its inputs mode) for data.agent, checked; None without an agent."""
     if not cfg.data.agent:
         return None
-    wm_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.data.agent))), "world_model.npz")
+    wm_path = Run.agent_world_model(cfg.data.agent)
     if not os.path.exists(wm_path):
         raise fileio.DataError(f"data.agent: {wm_path} (V + M beside the controller's folder) not found; "
                                "run 04_train_rnn.py for that run first")
@@ -37,7 +38,7 @@ class AgentPolicy:
 
     def __init__(self, cfg, rng, world_model, params, inputs="zh"):
         self.agent = npmodels.Agent(world_model, params, rng, inputs, cfg.controller.arithmetic)
-        self.random = envs.RandomPolicy(cfg, rng)
+        self.random = envs.HeldRandomPolicy(cfg, rng)
         self.explore = cfg.data.agent_explore
         self.rng = rng
 
@@ -50,7 +51,7 @@ class AgentPolicy:
 def rollout(cfg, env, seed, agent=None):
     """One episode (random policy, or `agent` = (WorldModel, params, inputs)) -> arrays in rollouts.ROLLOUT format."""
     rng = np.random.default_rng(seed)
-    policy = AgentPolicy(cfg, rng, *agent) if agent else envs.RandomPolicy(cfg, rng)
+    policy = AgentPolicy(cfg, rng, *agent) if agent else envs.HeldRandomPolicy(cfg, rng)
     obs, _ = env.reset(seed=seed)
     frames, actions, rewards, dones = [], [], [], []
     while True:

@@ -24,6 +24,10 @@ from worldmodels.storage import fileio
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 CONFIG_DIR = os.path.join(ROOT, "config")
 EXPERIMENTS = ("carracing", "doom")
+# Action bounds (low, high) per game: CarRacing steer, gas, brake (gymnasium CarRacing; orig carracing
+# model.py squashes C into them); Doom one value in [-1, 1] (orig doomrnn: < -1/3 left, > 1/3 right).
+ACTION_BOUNDS = {"carracing": ((-1.0, 0.0, 0.0), (1.0, 1.0, 1.0)), "doom": ((-1.0,), (1.0,))}
+ACTION_SIZE = {game: len(low) for game, (low, _) in ACTION_BOUNDS.items()}
 
 
 class ConfigError(ValueError):
@@ -215,20 +219,22 @@ def _fill_placeholders(tree, values):
     tree.update(fill(tree))
 
 
-def data_dir(cfg):
-    """Generated data (rollouts, encoded series, training checkpoints): never committed."""
-    return os.path.join(cfg.data_root, cfg.name)
+def data_dir(cfg, name=None):
+    """Generated data (rollouts, encoded series, training checkpoints) of the run cfg.name (or
+    `name`): never committed. worldmodels.run.Run names the files in it."""
+    return os.path.join(cfg.data_root, name or cfg.name)
 
 
-def rollouts_dir(cfg):
+def rollouts_dir(cfg, name=None):
     """Stage 01's episodes: data.rollouts_dir if set (several runs can share one set), else
     {data_dir}/rollouts."""
-    return cfg.data.rollouts_dir or os.path.join(data_dir(cfg), "rollouts")
+    return cfg.data.rollouts_dir or os.path.join(data_dir(cfg, name), "rollouts")
 
 
-def run_dir(cfg):
-    """Results: resolved config, trained weights, controller, figures, metrics."""
-    return os.path.join(cfg.results_root, cfg.name)
+def run_dir(cfg, name=None):
+    """Results of the run cfg.name (or `name`): resolved config, trained weights, controllers,
+    figures, metrics. worldmodels.run.Run names the files in it."""
+    return os.path.join(cfg.results_root, name or cfg.name)
 
 
 def _flatten(d, prefix=""):

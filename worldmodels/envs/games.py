@@ -221,8 +221,9 @@ def action_size(cfg):
     return npmodels.ACTION_SIZE[cfg.experiment]
 
 
-class RandomPolicy:
-    """The data-collection policy: a random action held for randint(repeat_min, repeat_max+1) steps.
+class HeldRandomPolicy:
+    """Stage 01's data-collection policy: a random action held for randint(repeat_min, repeat_max+1)
+    steps (not the uniformly random action of each step that `05 --eval --random` scores).
 
     Doom (orig doomrnn/extract.py): action = rand * 2 - 1, so left / none / right are equally likely.
     CarRacing: the original drove a controller with tiny random weights (steer ~ 0, gas ~ 0.5,

@@ -35,8 +35,9 @@ dream.dream_rollouts gives each candidate its own block (see there).
 
 No TensorFlow, Keras or arch import here (tests compare against arch.py).
 """
+from worldmodels.config import ACTION_BOUNDS, ACTION_SIZE  # the games' action spaces (one definition, in config)
 from worldmodels.npmodels.world_model import (
-    ACTION_BOUNDS, ACTION_SIZE, WorldModel, block_matmul, mdn_noise, read_world_model, rnn_shapes,
+    WorldModel, block_matmul, mdn_noise, read_world_model, rnn_shapes,
     sample_mdn, save_world_model, set_blas_threads, split_columns, vae_shapes)
 from worldmodels.npmodels.controller import Controller, record_arithmetic, saved_inputs
 from worldmodels.npmodels.agents import Agent, Agents

@@ -3,8 +3,7 @@ import os
 
 import numpy as np
 
-from worldmodels.config import CONTROLLER_INPUTS  # the config schema's words for C's forms
-from worldmodels.npmodels.world_model import ACTION_SIZE
+from worldmodels.config import ACTION_SIZE, CONTROLLER_INPUTS  # the games' action sizes; C's forms
 from worldmodels.storage import fileio
 
 

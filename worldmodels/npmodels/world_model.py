@@ -6,14 +6,11 @@ import os
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from worldmodels.config import ACTION_SIZE  # the games' action sizes
 from worldmodels.storage import fileio
 
 
 FORMAT_VERSION = 1
-# Action bounds (low, high) per game: CarRacing steer, gas, brake (gymnasium CarRacing; orig carracing
-# model.py squashes C into them); Doom one value in [-1, 1] (orig doomrnn: < -1/3 left, > 1/3 right).
-ACTION_BOUNDS = {"carracing": ((-1.0, 0.0, 0.0), (1.0, 1.0, 1.0)), "doom": ((-1.0,), (1.0,))}
-ACTION_SIZE = {game: len(low) for game, (low, _) in ACTION_BOUNDS.items()}
 META = ("format_version", "experiment", "z_size", "action_size", "hidden", "mixtures", "predict_done")
 OPTIONAL_META = {"predict_reward": False}  # keys files written before them lack, and the value they mean
 ENCODER_CONVS = (("enc_conv1", 3, 32), ("enc_conv2", 32, 64), ("enc_conv3", 64, 128), ("enc_conv4", 128, 256))

@@ -24,12 +24,6 @@ def save(path, **arrays):
     save_npz(path, **arrays)
 
 
-def widths(cfg):
-    """{key: width} a run's episodes must have: the game's action size, V's z size for mu, logvar."""
-    from worldmodels.npmodels import ACTION_SIZE
-    return {"action": ACTION_SIZE[cfg.experiment], "mu": cfg.vae.z_size, "logvar": cfg.vae.z_size}
-
-
 def _check_shapes(path, schema, shapes, widths):
     """Check {key: (shape, dtype)} against `schema` and `widths` ({key: size of axis 1}); the length."""
     length = None
@@ -56,7 +50,7 @@ def _check_shapes(path, schema, shapes, widths):
 
 def load(path, schema, widths=None):
     """Read an episode file and check it against `schema` (ROLLOUT or SERIES) and `widths`
-    (e.g. rollouts.widths(cfg): the action and z sizes the config expects)."""
+    (e.g. worldmodels.run.Run(cfg).widths: the action and z sizes the config expects)."""
     data = load_npz(path, list(schema))
     _check_shapes(path, schema, {k: (v.shape, v.dtype) for k, v in data.items()}, widths)
     for key, (kind, _) in schema.items():
