@@ -63,8 +63,8 @@ import json
 import os
 import time
 
-# One BLAS thread per process (parallelism comes from MPI ranks). Measured on 2 cores: OpenBLAS's
-# threads on these small matmuls made the dream 2-4x and CarRacing's V + M + C 4x slower.
+# One BLAS thread per process (parallelism comes from MPI ranks): OpenBLAS's threads slow these
+# small matmuls down (bench/dream_throughput.py --threads measures it).
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
