@@ -74,7 +74,6 @@ from worldmodels import config  # noqa: E402
 from worldmodels.run import Run  # noqa: E402
 from worldmodels import es  # noqa: E402
 from worldmodels.storage import fileio  # noqa: E402
-from worldmodels.storage import episodes  # noqa: E402
 from worldmodels.storage.fileio import file_sha1  # noqa: E402
 from worldmodels.npmodels import record_arithmetic  # noqa: E402
 
@@ -92,7 +91,7 @@ def paths(cfg):
 
 def require(path, stage):
     if not os.path.exists(path):
-        raise episodes.DataError(f"{path}: not found; run {stage} first")
+        raise fileio.DataError(f"{path}: not found; run {stage} first")
 
 
 def cached(key, make):
@@ -108,7 +107,7 @@ def world_model(path, sha1=None):
 
     def load():
         if sha1 is not None and (now := file_sha1(path)) != sha1:
-            raise episodes.DataError(f"{path} changed during the run (sha1 {sha1[:12]} at its start, {now[:12]} "
+            raise fileio.DataError(f"{path} changed during the run (sha1 {sha1[:12]} at its start, {now[:12]} "
                                      "now): stopped, so that its record names the one world model it used; "
                                      "restore the file, or start a run of the new one (--redo or another "
                                      "controller.dir)")
@@ -228,7 +227,7 @@ def check_world_model(cfg, p, need_init):
     require(p["wm"], "04_train_rnn.py")
     wm = world_model(p["wm"])
     if wm.experiment != cfg.experiment or wm.z_size != cfg.vae.z_size or wm.hidden != cfg.rnn.hidden:
-        raise episodes.DataError(f"{p['wm']}: a {wm.experiment} world model with z={wm.z_size}, hidden={wm.hidden}; "
+        raise fileio.DataError(f"{p['wm']}: a {wm.experiment} world model with z={wm.z_size}, hidden={wm.hidden}; "
                                  f"the config wants {cfg.experiment}, z={cfg.vae.z_size}, hidden={cfg.rnn.hidden}")
     if need_init:
         require(p["init"], "03_generate_rnn_data.py")
@@ -246,7 +245,7 @@ def check_ensemble(cfg, wm_path):
     if not paths_:
         return []
     if cfg.controller.mode != "dream" or cfg.controller.trials % (len(paths_) + 1):
-        raise episodes.DataError(f"controller.ensemble needs controller.mode=dream and controller.trials "
+        raise fileio.DataError(f"controller.ensemble needs controller.mode=dream and controller.trials "
                                  f"({cfg.controller.trials}) a multiple of {len(paths_) + 1} (M + the ensemble)")
     from worldmodels import npmodels
 
@@ -259,12 +258,12 @@ def check_ensemble(cfg, wm_path):
         other = world_model(path)
         if (other.experiment, other.z_size, other.hidden, other.predict_done, other.predict_reward) != \
                 (own.experiment, own.z_size, own.hidden, own.predict_done, own.predict_reward):
-            raise episodes.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
+            raise fileio.DataError(f"{path}: a {other.experiment} world model with z={other.z_size}, "
                                      f"hidden={other.hidden}; {wm_path} has {own.experiment}, z={own.z_size}, "
                                      f"hidden={own.hidden}")
         other_enc = encoder(path)
         if sorted(other_enc) != sorted(enc) or any(not np.array_equal(other_enc[k], v) for k, v in enc.items()):
-            raise episodes.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
+            raise fileio.DataError(f"{path}: its V (encoder) differs from {wm_path}'s; an ensemble "
                                      "needs one V so that z means the same in every dream")
     return [file_sha1(path) for path in paths_]
 
@@ -380,12 +379,12 @@ def evaluate(cfg, args, executor):
         default = os.path.join(p["out"], "best.npz")
         params_path = args.params or default
         if not os.path.exists(params_path):
-            raise episodes.DataError(f"{params_path}: controller not found; run 05_train_controller.py "
+            raise fileio.DataError(f"{params_path}: controller not found; run 05_train_controller.py "
                                      "(without --eval) first, or give --params PATH")
         try:
             params = controller.load(params_path)
         except (ValueError, fileio.DataError) as e:
-            raise episodes.DataError(str(e)) from None
+            raise fileio.DataError(str(e)) from None
         fn = Fitness(judge(cfg), "real", "controller", cfg.env.max_steps, blocks=True)
         same = os.path.abspath(params_path) == os.path.abspath(default)
         out_name = "eval_real" if same else f"eval_real_{os.path.splitext(os.path.basename(params_path))[0]}"
@@ -452,7 +451,7 @@ def set_aside(path, old, info):
         return False
     aside = f"{os.path.splitext(path)[0]}-{theirs}.json"
     if os.path.exists(aside):
-        raise episodes.DataError(f"{path} holds a {theirs} record and {aside} exists too: move one of them "
+        raise fileio.DataError(f"{path} holds a {theirs} record and {aside} exists too: move one of them "
                                  f"away, or --redo to replace {path}")
     os.replace(path, aside)
     print(f"[{STAGE}] {path} was played in {theirs}: kept as {aside}")
@@ -506,7 +505,7 @@ def main(executor):
     cfg = config.from_args(args)
     try:
         (evaluate if args.eval else train)(cfg, args, executor)
-    except (episodes.DataError, es.EvaluationError) as e:
+    except (fileio.DataError, es.EvaluationError) as e:
         raise SystemExit(f"[{STAGE}] error: {e}")
 
 

@@ -65,13 +65,13 @@ def work(job):
         raise RuntimeError(f"episode seed {seed} ({os.path.basename(path)}): {type(e).__name__}: {e}") from None
 
 
-def intact(path, cfg):
+def intact(path, widths):
     """Whether an episode on disk can be kept: it exists and its zip directory and array headers
-    (no data) fit the config; a corrupt one is reported and will be replaced."""
+    (no data) fit the run's widths (Run.widths); a corrupt one is reported and will be replaced."""
     if not os.path.exists(path):
         return False
     try:
-        episodes.check_header(path, episodes.ROLLOUT, Run(cfg).widths)
+        episodes.check_header(path, episodes.ROLLOUT, widths)
         return True
     except fileio.DataError as e:
         print(f"[{STAGE}] replacing a bad episode file: {e}")
@@ -90,7 +90,8 @@ def main():
 
     seeds = [collect.episode_seed(cfg, i) for i in range(cfg.data.episodes)]
     paths = {s: os.path.join(out_dir, episodes.episode_name(s)) for s in seeds}
-    todo = seeds if args.redo else [s for s in seeds if not intact(paths[s], cfg)]
+    widths = run.widths
+    todo = seeds if args.redo else [s for s in seeds if not intact(paths[s], widths)]
     if not todo:
         print(f"[{STAGE}] done: all {len(seeds)} episodes already in {out_dir}, each checked (--redo to regenerate)")
         return

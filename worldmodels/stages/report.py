@@ -297,8 +297,8 @@ def results_table(cfg, history, real, random, dream_score, gens, runs=None, rows
 def main():
     args = config.parser(__doc__).parse_args()
     cfg = config.from_args(args)
-    run_dir = Run(cfg).results
-    ctrl_dir = os.path.join(run_dir, cfg.controller.dir)
+    run = Run(cfg)
+    run_dir, ctrl_dir = run.results, run.controller()
     fig_dir = os.path.join(run_dir, "figures")
     history = fileio.read_json(os.path.join(ctrl_dir, "history.json"), required=True, hint="05_train_controller.py")
     real = fileio.read_json(os.path.join(ctrl_dir, "eval_real.json"), required=False)
@@ -310,10 +310,10 @@ def main():
     dream_score = fileio.read_json(os.path.join(ctrl_dir, "eval_dream.json"), required=False)
     fileio.check_writable(run_dir, fig_dir)
     fileio.RunLock(run_dir, STAGE).acquire()  # one writer at a time
-    wm = npmodels.WorldModel.load(Run(cfg).world_model)
+    wm = npmodels.WorldModel.load(run.world_model)
     params = npmodels.Controller(cfg.experiment, wm.z_size, wm.hidden, cfg.controller.inputs).load(
         os.path.join(ctrl_dir, "best.npz"))
-    init = fileio.load_npz(Run(cfg).initial_z, ["mu", "logvar"])
+    init = fileio.load_npz(run.initial_z, ["mu", "logvar"])
 
     meta = history.get("meta", {})
     plot_scores(history, os.path.join(fig_dir, "controller_scores.png"),
